@@ -1,0 +1,1 @@
+"""HTTP routes, one module per idea; each exposes an ``APIRouter`` or a mount function."""

@@ -1,0 +1,57 @@
+"""LangServe routes: the RAG chain at ``/rag``.
+
+Departure from LangServe's default: LangServe validates the request ``config`` against
+a model that ignores unknown keys, so a misspelt option would be dropped silently. The
+per-request hook below rejects any key that is not part of ``RunnableConfig`` (and any
+``configurable`` field, since the chain declares none) with a 422 naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from langchain_core.runnables import Runnable, RunnableConfig
+from langserve import add_routes
+
+_ALLOWED_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__)
+
+
+async def reject_unknown_config(config: dict[str, Any], request: Request) -> dict[str, Any]:
+    """Fail with 422 when the raw request carries config keys the chain cannot use."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return config  # LangServe reports the malformed body itself.
+    sent = body.get("config") if isinstance(body, dict) else None
+    for item in sent if isinstance(sent, list) else [sent]:
+        if not isinstance(item, dict):
+            continue
+        unknown = [["body", "config", key] for key in item if key not in _ALLOWED_CONFIG_KEYS]
+        unknown += [
+            ["body", "config", "configurable", key] for key in item.get("configurable") or {}
+        ]
+        if unknown:
+            raise HTTPException(
+                status_code=422,
+                detail=[
+                    {
+                        "loc": loc,
+                        "msg": f"unknown config key {loc[-1]!r}",
+                        "type": "extra_forbidden",
+                    }
+                    for loc in unknown
+                ],
+            )
+    return config
+
+
+def add_rag_routes(app: FastAPI, rag_chain: Runnable[Any, Any]) -> None:
+    """Mount the RAG chain's LangServe endpoints under ``/rag``."""
+    add_routes(
+        app,
+        rag_chain,
+        path="/rag",
+        per_req_config_modifier=reject_unknown_config,
+        enable_feedback_endpoint=False,
+    )

@@ -1,0 +1,78 @@
+"""The long-lived objects of one app: store, retriever, model, chains.
+
+Built once by :func:`app.server.create_app` from :class:`~app.settings.Settings` and
+shared with routes through :data:`app.deps.ServicesDep`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+from langchain_core.runnables import Runnable
+from langchain_openai import ChatOpenAI
+
+from app.settings import Settings
+from chains.embeddings import build_embeddings
+from chains.llm import build_chat_model
+from chains.rag import build_rag_chain
+from chains.retriever import ScoredRetriever
+from chains.store import build_chroma_client, build_vector_store
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler may need, built once per app."""
+
+    settings: Settings
+    embeddings: Embeddings
+    embedding_dims: int | None
+    chroma: chromadb.ClientAPI
+    store: Chroma
+    retriever: ScoredRetriever
+    llm: ChatOpenAI
+    rag_chain: Runnable[Any, dict[str, Any]]
+
+
+def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
+    """Open the store, load the embedding model and compose the chains.
+
+    ``embeddings`` lets a caller share one loaded model between several apps (tests do).
+    """
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    if embeddings is None:
+        embeddings = build_embeddings(
+            settings.embeddings,
+            openai_model=settings.openai_embeddings_model,
+            api_key=api_key,
+            base_url=settings.llm_base_url,
+        )
+    # Warm the local model (its first call is slow) and learn its size; remote
+    # embeddings are left alone, since a call costs money.
+    dims = len(embeddings.embed_query("warm-up")) if settings.embeddings == "local" else None
+    chroma = build_chroma_client(
+        path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
+    )
+    store = build_vector_store(chroma, settings.collection, embeddings)
+    retriever = ScoredRetriever(vectorstore=store, k=settings.top_k)
+    llm = build_chat_model(
+        model=settings.llm_model or "",
+        base_url=settings.effective_llm_base_url,
+        api_key=api_key,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        timeout_s=settings.llm_timeout_s,
+    )
+    return Services(
+        settings=settings,
+        embeddings=embeddings,
+        embedding_dims=dims,
+        chroma=chroma,
+        store=store,
+        retriever=retriever,
+        llm=llm,
+        rag_chain=build_rag_chain(retriever, llm, default_k=settings.top_k),
+    )

@@ -1,0 +1,107 @@
+"""Service settings, read once from the environment (prefix ``RAG_``) or ``.env``.
+
+Only :func:`app.server.create_app` and the CLI construct :class:`Settings`; everything
+below them receives plain arguments. The standard ``OPENAI_API_KEY`` and
+``OPENAI_BASE_URL`` variables are honoured as fallbacks for the LLM settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_MODEL_ALIAS = "smollm2"
+"""The name the local model server announces for the bundled SmolLM2 model."""
+
+OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with.
+
+    Example:
+        >>> Settings(top_k=6, chroma_path=Path("/tmp/chroma")).top_k
+        6
+
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    chroma_path: Path = Path("./data/chroma")
+    chroma_host: str | None = None
+    chroma_port: int | None = Field(None, ge=1, le=65535)
+    collection: str = Field("streaming_rag", min_length=3, max_length=512)
+
+    embeddings: Literal["local", "openai"] = "local"
+    openai_embeddings_model: str = "text-embedding-3-small"
+
+    llm_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL", "llm_base_url")
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key")
+    )
+    llm_model: str | None = None
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(256, ge=1, le=8192)
+    llm_timeout_s: float = Field(60.0, gt=0)
+
+    local_llm_port: int = Field(8081, ge=1, le=65535)
+    local_llm_threads: int = Field(2, ge=1)
+    local_llm_ctx: int = Field(2048, ge=256)
+
+    top_k: int = Field(4, ge=1, le=20)
+    max_question_chars: int = Field(2000, ge=1)
+    queue_maxsize: int = Field(256, ge=1)
+    chunk_size: int = Field(800, ge=50)
+    chunk_overlap: int = Field(100, ge=0)
+
+    api_key: SecretStr | None = None
+    index_sample_docs: bool = True
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _check_cross_field_rules(self) -> Self:
+        if (self.chroma_host is None) != (self.chroma_port is None):
+            raise ValueError("RAG_CHROMA_HOST and RAG_CHROMA_PORT must be set together")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"RAG_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"RAG_CHUNK_SIZE ({self.chunk_size})"
+            )
+        if self.embeddings == "openai" and self.llm_api_key is None:
+            raise ValueError("RAG_EMBEDDINGS=openai needs OPENAI_API_KEY (or RAG_LLM_API_KEY)")
+        if self.llm_model is None:
+            self.llm_model = LOCAL_MODEL_ALIAS if self.uses_local_llm else OPENAI_DEFAULT_MODEL
+        return self
+
+    @property
+    def uses_local_llm(self) -> bool:
+        """True when no LLM endpoint or key is configured, so we start our own server."""
+        return self.llm_base_url is None and self.llm_api_key is None
+
+    @property
+    def local_llm_url(self) -> str:
+        """The OpenAI-compatible base URL of the local model server."""
+        return f"http://127.0.0.1:{self.local_llm_port}/v1"
+
+    @property
+    def effective_llm_base_url(self) -> str | None:
+        """Where ``ChatOpenAI`` sends requests: the local server unless one is configured."""
+        return self.local_llm_url if self.uses_local_llm else self.llm_base_url

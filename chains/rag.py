@@ -1,0 +1,143 @@
+"""The LCEL RAG chain: scored retrieval, the citing prompt, the streaming chat model.
+
+Its streamed output is sources first: the first chunk is ``{"sources": [...]}`` and every
+later chunk is ``{"answer": "<delta>"}``, so even plain ``/rag/stream`` shows sources
+before the first token. ``RunnablePassthrough.assign`` yields its passthrough keys before
+the mapper's output, which is what makes that order deterministic, not a race.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    RunnablePassthrough,
+    RunnablePick,
+)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chains.prompt import RAG_PROMPT, format_sources
+from chains.retriever import ScoredRetriever
+
+MAX_QUESTION_CHARS = 2000
+"""Longest question accepted; longer input is a 422, not a truncated prompt."""
+
+MAX_K = 20
+
+
+class RagInput(BaseModel):
+    """What the chain accepts. A bare string is taken as the question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., description="The question to answer.", max_length=MAX_QUESTION_CHARS)
+    k: int | None = Field(
+        None, ge=1, le=MAX_K, description="Sources to retrieve (default from settings)."
+    )
+    filter: dict[str, str | int | float | bool] | None = Field(
+        None, description='Flat metadata equality filter, e.g. {"topic": "streaming"}.'
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_bare_string(cls, data: Any) -> Any:
+        return {"question": data} if isinstance(data, str) else data
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _flat_mapping(cls, value: Any) -> Any:
+        scalar = (str, int, float, bool)
+        if value is not None and not (
+            isinstance(value, dict) and all(isinstance(v, scalar) for v in value.values())
+        ):
+            raise ValueError(
+                "filter must be a flat mapping of metadata key to a string, number or boolean"
+            )
+        return value
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be empty or whitespace")
+        return value.strip()
+
+
+class Source(BaseModel):
+    """One retrieved chunk as clients see it."""
+
+    index: int
+    id: str | None
+    doc_id: str | None
+    cite: str
+    content: str
+    score: float
+    metadata: dict[str, Any]
+
+
+class RagOutput(BaseModel):
+    """The chain's output: the sources, then the answer."""
+
+    sources: list[Source] = Field(default_factory=list)
+    answer: str = ""
+
+
+def source_from_document(doc: Document, index: int) -> dict[str, Any]:
+    """Describe a retrieved chunk (annotated by :class:`ScoredRetriever`) as a source."""
+    metadata = {k: v for k, v in doc.metadata.items() if k not in ("score", "cite")}
+    return {
+        "index": index,
+        "id": doc.id,
+        "doc_id": doc.metadata.get("doc_id"),
+        "cite": doc.metadata["cite"],
+        "content": doc.page_content,
+        "score": doc.metadata["score"],
+        "metadata": metadata,
+    }
+
+
+def build_rag_chain(
+    retriever: ScoredRetriever, llm: BaseChatModel, *, default_k: int = 4
+) -> Runnable[Any, dict[str, Any]]:
+    """Compose retrieval, prompt, model and parser into the sources-first RAG chain.
+
+    Example:
+        >>> chain = build_rag_chain(ScoredRetriever(vectorstore=store), llm)
+        >>> async for chunk in chain.astream({"question": "What is TTFT?", "k": 2}):
+        ...     print(chunk)  # {'sources': [...]}, then {'answer': 'T'}, {'answer': 'TFT'}...
+
+    """
+    if not 1 <= default_k <= MAX_K:
+        raise ValueError(f"default_k must be in 1..{MAX_K}, got {default_k}")
+
+    def normalize(raw: Any) -> dict[str, Any]:
+        request = RagInput.model_validate(raw)
+        return {"question": request.question, "k": request.k or default_k,
+                "filter": request.filter}  # fmt: skip
+
+    async def retrieve(request: dict[str, Any], config: RunnableConfig) -> list[Document]:
+        return await retriever.ainvoke(
+            request["question"], config, k=request["k"], filter=request["filter"]
+        )
+
+    def to_sources(request: dict[str, Any]) -> list[dict[str, Any]]:
+        return [source_from_document(doc, i) for i, doc in enumerate(request["documents"])]
+
+    def to_context(request: dict[str, Any]) -> str:
+        return format_sources(request["documents"])
+
+    answer = RAG_PROMPT | llm | StrOutputParser()
+    chain = (
+        RunnableLambda(normalize, name="normalize_input")
+        | RunnablePassthrough.assign(documents=RunnableLambda(retrieve, name="retrieve"))
+        | RunnablePassthrough.assign(sources=to_sources, context=to_context)
+        | RunnablePassthrough.assign(answer=answer)
+        | RunnablePick(["sources", "answer"])
+    )
+    return chain.with_types(input_type=RagInput, output_type=RagOutput).with_config(run_name="rag")

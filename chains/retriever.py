@@ -1,0 +1,91 @@
+"""A Chroma retriever that keeps each hit's cosine similarity and citation key.
+
+LangChain's ``VectorStoreRetriever`` drops scores, and the relevance-score path warns on
+negative cosine similarities. We ask Chroma for distances (cosine space) and store
+``1 - distance``, clamped to 0..1, in ``metadata["score"]``. Each hit also gets
+``metadata["cite"]``, the rank-based key (``doc-001``...) the prompt tells the model to
+cite, so the callback handler, the prompt and the citation tracker all agree on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_chroma import Chroma
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+MetadataFilter = Mapping[str, str | int | float | bool]
+"""A flat metadata equality filter, e.g. ``{"topic": "streaming", "year": 2024}``."""
+
+
+def cite_key(index: int) -> str:
+    """The citation key of the hit at 0-based rank ``index``: ``doc-001`` for the first."""
+    return f"doc-{index + 1:03d}"
+
+
+def chroma_where(filter: MetadataFilter | None) -> dict[str, Any] | None:
+    """Turn a flat equality mapping into Chroma's ``where`` (``$and`` for several keys)."""
+    if not filter:
+        return None
+    clauses = [{key: value} for key, value in filter.items()]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class ScoredRetriever(BaseRetriever):
+    """Similarity search over a Chroma store; hits carry ``score`` and ``cite`` metadata.
+
+    ``k`` and ``filter`` can be passed per call, which is how the RAG chain forwards
+    each request's options.
+
+    Example:
+        >>> retriever = ScoredRetriever(vectorstore=store, k=4)
+        >>> docs = await retriever.ainvoke("what is TTFT?", k=2, filter={"topic": "metrics"})
+        >>> docs[0].metadata["score"], docs[0].metadata["cite"]
+        (0.71, 'doc-001')
+
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vectorstore: Chroma
+    k: int = Field(4, ge=1, le=100)
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: MetadataFilter | None = None,
+    ) -> list[Document]:
+        hits = self.vectorstore.similarity_search_with_score(
+            query, k=k or self.k, filter=chroma_where(filter)
+        )
+        return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: MetadataFilter | None = None,
+    ) -> list[Document]:
+        hits = await self.vectorstore.asimilarity_search_with_score(
+            query, k=k or self.k, filter=chroma_where(filter)
+        )
+        return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
+
+
+def _annotate(doc: Document, distance: float, rank: int) -> Document:
+    """Copy ``doc`` with its cosine similarity and citation key in the metadata."""
+    score = min(1.0, max(0.0, 1.0 - distance))
+    metadata = {**doc.metadata, "score": round(score, 4), "cite": cite_key(rank)}
+    return Document(id=doc.id, page_content=doc.page_content, metadata=metadata)

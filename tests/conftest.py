@@ -1,0 +1,127 @@
+"""Shared fixtures: a clean environment, the real local model server, real embeddings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from langchain_core.embeddings import Embeddings
+from sse_starlette.sse import AppStatus
+
+from app.knowledge_base import load_sample_documents
+from app.llm_server import LocalModelServer
+from app.server import create_app
+from app.settings import Settings
+from chains.embeddings import build_embeddings
+from chains.ingest import build_splitter, index_documents
+
+TEST_MAX_TOKENS = 48
+"""Short answers keep the suite fast; the model's behaviour does not depend on it."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_environ() -> Iterator[None]:
+    """No RAG_* or OpenAI variable from the developer's shell leaks into a test."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("RAG_") or name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+                mp.delenv(name)
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def reset_sse_starlette_exit_event() -> None:
+    """sse-starlette 1.x keeps one global exit event, bound to the first event loop."""
+    AppStatus.should_exit_event = None
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Settings from explicit values only (no ``.env`` file)."""
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings_factory() -> type[Settings]:
+    """Build ``Settings`` from explicit values only, as ``make_settings`` does."""
+    return make_settings  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelServer]:
+    log = tmp_path_factory.mktemp("llm") / "llm-server.log"
+    with LocalModelServer(port=free_port(), log_path=log) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> Embeddings:
+    return build_embeddings("local")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, local_llm: LocalModelServer) -> Settings:
+    return make_settings(
+        chroma_path=tmp_path / "chroma",
+        local_llm_port=local_llm.port,
+        llm_max_tokens=TEST_MAX_TOKENS,
+    )
+
+
+@pytest.fixture(scope="session")
+def kb_settings(tmp_path_factory: pytest.TempPathFactory, local_llm: LocalModelServer) -> Settings:
+    """Settings of a collection holding the sample knowledge base, shared by the session."""
+    return make_settings(
+        chroma_path=tmp_path_factory.mktemp("kb") / "chroma",
+        local_llm_port=local_llm.port,
+        llm_max_tokens=TEST_MAX_TOKENS,
+    )
+
+
+@pytest.fixture(scope="session")
+def kb_app(kb_settings: Settings, embeddings: Embeddings):
+    app = create_app(kb_settings, embeddings=embeddings)
+    index_documents(app.state.services.store, load_sample_documents(), build_splitter())
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(kb_app) -> Iterator[str]:
+    """The sample-knowledge-base app served by a real uvicorn on a loopback port."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(kb_app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
