@@ -148,7 +148,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         chain = build_services(settings).rag_chain
 
         async def run() -> None:
-            async for chunk in chain.astream({"question": args.question, "k": args.k}):
+            request = {"question": args.question} | ({"k": args.k} if args.k else {})
+            async for chunk in chain.astream(request):
                 for source in chunk.get("sources", []):
                     print(f"[{source['cite']}] {source['score']:.2f} "
                           f"{source['metadata'].get('source', '')}")  # fmt: skip

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
 
@@ -29,10 +32,16 @@ def create_app(
     settings = settings or Settings()
     services = build_services(settings, embeddings=embeddings)
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.close()
+
     app = FastAPI(
         title="streaming-rag",
         version="0.1.0",
         description="Sources first, then the answer token by token, with live citations.",
+        lifespan=lifespan,
     )
     app.state.services = services
     app.include_router(health.router)

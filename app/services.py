@@ -36,6 +36,11 @@ class Services:
     llm: ChatOpenAI
     rag_chain: Runnable[Any, dict[str, Any]]
 
+    async def close(self) -> None:
+        """Release the LLM's HTTP connections."""
+        if self.llm.http_async_client is not None:
+            await self.llm.http_async_client.aclose()
+
 
 def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
     """Open the store, load the embedding model and compose the chains.

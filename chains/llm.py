@@ -6,6 +6,7 @@ only the base URL, key and model name change between deployments.
 
 from __future__ import annotations
 
+import httpx
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
@@ -27,6 +28,11 @@ def build_chat_model(
     Retries are off: a stream that has started cannot be replayed transparently, so
     failures surface to the caller, which reports them as a typed ``error`` event.
 
+    Each model gets its own ``httpx.AsyncClient``: langchain-openai otherwise shares one
+    cached client per base URL across the process, which breaks when two event loops
+    (two apps, or a test and a server thread) talk to the same server. Close it with
+    ``await llm.http_async_client.aclose()`` when done.
+
     ``ChatOpenAI`` sends the length limit as ``max_completion_tokens``, which OpenAI
     accepts but llama.cpp (and other OpenAI-compatible servers) silently ignore; for
     those we send the classic ``max_tokens`` in the request body instead.
@@ -47,4 +53,5 @@ def build_chat_model(
         timeout=timeout_s,
         max_retries=0,
         streaming=True,
+        http_async_client=httpx.AsyncClient(timeout=timeout_s),
     )

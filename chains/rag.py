@@ -20,7 +20,7 @@ from langchain_core.runnables import (
     RunnablePassthrough,
     RunnablePick,
 )
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from chains.prompt import RAG_PROMPT, format_sources
 from chains.retriever import ScoredRetriever
@@ -29,19 +29,21 @@ MAX_QUESTION_CHARS = 2000
 """Longest question accepted; longer input is a 422, not a truncated prompt."""
 
 MAX_K = 20
+DEFAULT_K = 4
 
 
+# Every optional field has a concrete default rather than None: the LangServe playground's
+# form renderer rejects null defaults and {"type": "null"} schema branches.
 class RagInput(BaseModel):
-    """What the chain accepts. A bare string is taken as the question."""
+    """A question, how many sources to retrieve, and an optional metadata filter."""
 
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(..., description="The question to answer.", max_length=MAX_QUESTION_CHARS)
-    k: int | None = Field(
-        None, ge=1, le=MAX_K, description="Sources to retrieve (default from settings)."
-    )
-    filter: dict[str, str | int | float | bool] | None = Field(
-        None, description='Flat metadata equality filter, e.g. {"topic": "streaming"}.'
+    k: int = Field(DEFAULT_K, ge=1, le=MAX_K, description="How many sources to retrieve.")
+    filter: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description='Flat metadata equality filter, e.g. {"topic": "streaming"}; {} for none.',
     )
 
     @model_validator(mode="before")
@@ -52,10 +54,10 @@ class RagInput(BaseModel):
     @field_validator("filter", mode="before")
     @classmethod
     def _flat_mapping(cls, value: Any) -> Any:
+        if value is None:
+            return {}
         scalar = (str, int, float, bool)
-        if value is not None and not (
-            isinstance(value, dict) and all(isinstance(v, scalar) for v in value.values())
-        ):
+        if not (isinstance(value, dict) and all(isinstance(v, scalar) for v in value.values())):
             raise ValueError(
                 "filter must be a flat mapping of metadata key to a string, number or boolean"
             )
@@ -67,6 +69,17 @@ class RagInput(BaseModel):
         if not value.strip():
             raise ValueError("question must not be empty or whitespace")
         return value.strip()
+
+
+def rag_input_model(default_k: int) -> type[RagInput]:
+    """:class:`RagInput` with ``k`` defaulting to ``default_k`` (shown in the playground)."""
+    if not 1 <= default_k <= MAX_K:
+        raise ValueError(f"default_k must be in 1..{MAX_K}, got {default_k}")
+    k_field = Field(default_k, ge=1, le=MAX_K, description="How many sources to retrieve.")
+    model: type[RagInput] = create_model(
+        "RagInput", __base__=RagInput, __doc__=RagInput.__doc__, k=(int, k_field)
+    )
+    return model
 
 
 class Source(BaseModel):
@@ -113,13 +126,10 @@ def build_rag_chain(
         ...     print(chunk)  # {'sources': [...]}, then {'answer': 'T'}, {'answer': 'TFT'}...
 
     """
-    if not 1 <= default_k <= MAX_K:
-        raise ValueError(f"default_k must be in 1..{MAX_K}, got {default_k}")
+    input_model = rag_input_model(default_k)
 
     def normalize(raw: Any) -> dict[str, Any]:
-        request = RagInput.model_validate(raw)
-        return {"question": request.question, "k": request.k or default_k,
-                "filter": request.filter}  # fmt: skip
+        return input_model.model_validate(raw).model_dump()
 
     async def retrieve(request: dict[str, Any], config: RunnableConfig) -> list[Document]:
         return await retriever.ainvoke(
@@ -140,4 +150,6 @@ def build_rag_chain(
         | RunnablePassthrough.assign(answer=answer)
         | RunnablePick(["sources", "answer"])
     )
-    return chain.with_types(input_type=RagInput, output_type=RagOutput).with_config(run_name="rag")
+    return chain.with_types(input_type=input_model, output_type=RagOutput).with_config(
+        run_name="rag"
+    )

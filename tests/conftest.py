@@ -113,7 +113,7 @@ def live_server(kb_app) -> Iterator[str]:
     """The sample-knowledge-base app served by a real uvicorn on a loopback port."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(kb_app, host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(kb_app, host="127.0.0.1", port=port, log_level="warning", loop="asyncio")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -33,7 +33,10 @@ def test_chat_model_streams_several_chunks_from_local_server(local_llm):
     llm = build_chat_model(model="smollm2", base_url=local_llm.base_url, max_tokens=24)
 
     async def collect() -> list[str]:
-        return [str(chunk.content) async for chunk in llm.astream("Name three colours.")]
+        try:
+            return [str(chunk.content) async for chunk in llm.astream("Name three colours.")]
+        finally:
+            await llm.http_async_client.aclose()
 
     chunks = anyio.run(collect)
     assert len([c for c in chunks if c]) > 1

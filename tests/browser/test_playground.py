@@ -1,0 +1,42 @@
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def _decode_chunks(text: str) -> list[dict]:
+    """The default playground prints each streamed dict chunk as its own JSON object."""
+    decoder, chunks, position = json.JSONDecoder(), [], 0
+    while position < len(text):
+        chunk, position = decoder.raw_decode(text, position)
+        chunks.append(chunk)
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return chunks
+
+
+def test_playground_streams_sources_then_answer_for_a_typed_question(page, live_server, tmp_path):
+    page.goto(f"{live_server}/rag/playground/")
+    question = page.locator('textarea[id="#/properties/question-input"]')
+    expect(question).to_be_visible(timeout=15_000)
+    question.fill("What is time to first token?")
+    page.locator('input[id="#/properties/k-input"]').fill("2")
+    start = page.get_by_role("button", name="Start")
+    expect(start).to_be_enabled()
+    start.click()
+
+    output = page.locator("h2", has_text="Output").locator("xpath=following-sibling::div[1]")
+    expect(page.get_by_text('"doc-001"').first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text('"answer"').first).to_be_visible(timeout=60_000)
+    answer_shown_while_streaming = page.get_by_role("button", name="Stop").is_visible()
+    expect(page.get_by_role("button", name="Start")).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
+
+    chunks = _decode_chunks(output.inner_text())
+    assert [s["cite"] for s in chunks[0]["sources"]] == ["doc-001", "doc-002"]
+    assert all(set(chunk) == {"answer"} for chunk in chunks[1:])
+    assert len(chunks) > 3, "the answer arrived in one piece, not streamed"
+    assert "".join(chunk["answer"] for chunk in chunks[1:]).strip()
+    assert answer_shown_while_streaming
