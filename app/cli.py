@@ -12,12 +12,13 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from app.llm_server import LocalModelServer, LocalModelServerError
@@ -48,8 +49,10 @@ def _model_server(settings: Settings) -> Iterator[None]:
     )
     with console.status("starting the local model server (SmolLM2-135M, llama.cpp)..."):
         server.start()
-    console.print(f"LLM: local model server at {server.base_url} "
-                  f"(loaded in {server.load_seconds:.1f} s, log: {log_path})")  # fmt: skip
+    console.print(
+        f"LLM: local model server at {server.base_url} "
+        f"(loaded in {server.load_seconds:.1f} s, log: {log_path})"
+    )
     try:
         yield
     finally:
@@ -72,8 +75,9 @@ def _index_sample_docs_if_empty(services: Services) -> None:
         for doc in documents:
             index_documents(services.store, [doc], splitter)
             progress.advance(task)
-    console.print(f"indexed {len(documents)} sample documents "
-                  f"({collection_size(services.store)} chunks)")  # fmt: skip
+    console.print(
+        f"indexed {len(documents)} sample documents ({collection_size(services.store)} chunks)"
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -87,8 +91,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _index_sample_docs_if_empty(app.state.services)
     with _model_server(settings):
         base = f"http://{settings.host}:{settings.port}"
-        console.print(f"page:       {base}/\nplayground: {base}/rag/playground/\n"
-                      f"docs:       {base}/docs\nhealth:     {base}/health")  # fmt: skip
+        console.print(
+            f"page:       {base}/\nplayground: {base}/rag/playground/\n"
+            f"docs:       {base}/docs\nhealth:     {base}/health"
+        )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 
@@ -97,8 +103,10 @@ def cmd_llm(args: argparse.Namespace) -> int:
     """Run only the local model server, until Ctrl-C."""
     settings = Settings(**_overrides(args))
     if not settings.uses_local_llm:
-        console.print("an LLM endpoint is configured (RAG_LLM_BASE_URL or OPENAI_API_KEY); "
-                      "no local server started")  # fmt: skip
+        console.print(
+            "an LLM endpoint is configured (RAG_LLM_BASE_URL or OPENAI_API_KEY); "
+            "no local server started"
+        )
         return 0
     try:
         with _model_server(settings):
@@ -127,38 +135,90 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         task = progress.add_task("indexing", total=len(files))
         for path in files:
             try:
-                doc = InputDocument(id=path.stem, content=path.read_text(encoding="utf-8"),
-                                    metadata={"source": str(path)})  # fmt: skip
+                doc = InputDocument(
+                    id=path.stem,
+                    content=path.read_text(encoding="utf-8"),
+                    metadata={"source": str(path)},
+                )
                 index_documents(services.store, [doc], splitter)
             except (OSError, UnicodeDecodeError, ValidationError) as exc:
                 failed += 1
                 progress.console.print(f"[red]failed[/red] {path}: {exc}")
             progress.advance(task)
-    console.print(f"indexed {len(files) - failed}, failed {failed}; "
-                  f"collection size {collection_size(services.store)}")  # fmt: skip
+    console.print(
+        f"indexed {len(files) - failed}, failed {failed}; "
+        f"collection size {collection_size(services.store)}"
+    )
     return 1 if failed else 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    """Answer one question in-process: sources first, then the streamed answer."""
+    """Answer one question: sources first, the answer as it streams, then citations and metrics.
+
+    With ``--url`` it reads a running server's ``/rag/sse``; otherwise it runs the same
+    event stream in-process (starting the local model server when needed).
+    """
+    request: dict[str, object] = {"question": args.question}
+    if args.k:
+        request["k"] = args.k
+    if args.url:
+        return asyncio.run(_print_events(_remote_events(args.url, request)))
     from app.services import build_services
 
     settings = Settings()
     with _model_server(settings):
-        chain = build_services(settings).rag_chain
+        stream = build_services(settings).event_stream
+        return asyncio.run(_print_events(stream.astream(request)))
 
-        async def run() -> None:
-            request = {"question": args.question} | ({"k": args.k} if args.k else {})
-            async for chunk in chain.astream(request):
-                for source in chunk.get("sources", []):
-                    print(f"[{source['cite']}] {source['score']:.2f} "
-                          f"{source['metadata'].get('source', '')}")  # fmt: skip
-                if "sources" in chunk:
-                    print()
-                print(chunk.get("answer", ""), end="", flush=True)
-            print()
 
-        asyncio.run(run())
+async def _remote_events(url: str, request: dict[str, object]) -> AsyncIterator[dict[str, Any]]:
+    """The typed events of ``POST {url}/rag/sse``."""
+    import json
+
+    import httpx
+    from httpx_sse import aconnect_sse
+
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        async with aconnect_sse(client, "POST", "/rag/sse", json=request) as source:
+            if source.response.status_code != 200:
+                await source.response.aread()
+                raise SystemExit(
+                    f"error: HTTP {source.response.status_code}: {source.response.text}"
+                )
+            async for sse in source.aiter_sse():
+                yield json.loads(sse.data)
+
+
+async def _print_events(events: AsyncIterator[dict[str, Any]]) -> int:
+    """Render the event stream on the terminal; exit status 1 when it ended in error."""
+    out = Console(highlight=False)
+    async for event in events:
+        kind = event["type"]
+        if kind == "source":
+            out.print(
+                f"[bold]{escape('[' + event['cite'] + ']')}[/bold] {event['score']:.2f} "
+                f"{escape(str(event['metadata'].get('source', event['doc_id'])))}"
+            )
+        elif kind == "ttft":
+            out.print()
+        elif kind == "token":
+            out.print(event["content"], end="", markup=False)
+        elif kind == "error":
+            out.print(
+                f"\n[red]error {event['code']}:[/red] {escape(event['message'])}"
+                + (" (retryable)" if event["retryable"] else "")
+            )
+            return 1
+        elif kind == "done":
+            marks = [f"[green]{c} ✓[/green]" for c in event["cited"]]
+            marks += [f"[red]{c} ✗ not retrieved[/red]" for c in event["invalid_citations"]]
+            out.print("\n\ncited: " + (", ".join(marks) or "none"))
+            m = event["metrics"]
+            out.print(
+                f"[dim]retrieval {m['retrieval_ms']} ms · first source {m['ttfs_ms']} ms · "
+                f"first token {m['ttft_ms']} ms · {m['token_count']} tokens at "
+                f"{m['tokens_per_sec']} tok/s · total {m['total_ms']} ms[/dim]"
+            )
     return 0
 
 
@@ -189,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=None)
+    ask.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     ask.set_defaults(func=cmd_ask)
     return parser
 

@@ -95,17 +95,28 @@ class LocalModelServer:
     def command(self) -> list[str]:
         """The argv that launches the server."""
         return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path),
-            "--model_alias", LOCAL_MODEL_ALIAS,
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--n_threads", str(self.threads),
-            "--n_threads_batch", str(self.threads),
-            "--n_ctx", str(self.n_ctx),
-            "--logits_all", "False",
-            "--interrupt_requests", "False",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--model_alias",
+            LOCAL_MODEL_ALIAS,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--logits_all",
+            "False",
+            "--interrupt_requests",
+            "False",
+        ]
 
     def start(self, timeout_s: float = 120.0) -> None:
         """Launch the server and block until ``/v1/models`` answers."""

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
 
-from app.routes import health
+from app.routes import health, sse
 from app.routes.langserve import add_rag_routes
 from app.services import build_services
 from app.settings import Settings
@@ -45,5 +45,6 @@ def create_app(
     )
     app.state.services = services
     app.include_router(health.router)
-    add_rag_routes(app, services.rag_chain)
+    app.include_router(sse.router)
+    add_rag_routes(app, services.rag_chain, services.event_stream)
     return app

@@ -17,6 +17,7 @@ from langchain_openai import ChatOpenAI
 
 from app.settings import Settings
 from chains.embeddings import build_embeddings
+from chains.event_stream import RagEventStream
 from chains.llm import build_chat_model
 from chains.rag import build_rag_chain
 from chains.retriever import ScoredRetriever
@@ -35,6 +36,7 @@ class Services:
     retriever: ScoredRetriever
     llm: ChatOpenAI
     rag_chain: Runnable[Any, dict[str, Any]]
+    event_stream: RagEventStream
 
     async def close(self) -> None:
         """Release the LLM's HTTP connections."""
@@ -71,6 +73,7 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         max_tokens=settings.llm_max_tokens,
         timeout_s=settings.llm_timeout_s,
     )
+    rag_chain = build_rag_chain(retriever, llm, default_k=settings.top_k)
     return Services(
         settings=settings,
         embeddings=embeddings,
@@ -79,5 +82,8 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         store=store,
         retriever=retriever,
         llm=llm,
-        rag_chain=build_rag_chain(retriever, llm, default_k=settings.top_k),
+        rag_chain=rag_chain,
+        event_stream=RagEventStream(
+            rag_chain, maxsize=settings.queue_maxsize, default_k=settings.top_k
+        ),
     )

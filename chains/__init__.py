@@ -1,22 +1,38 @@
-"""LCEL building blocks: store, embeddings, retriever, prompt, model, chains, ingestion."""
+"""LCEL building blocks: store, embeddings, retriever, prompt, model, chains, ingestion.
 
-from chains.embeddings import build_embeddings
-from chains.ingest import InputDocument, build_splitter, index_documents
-from chains.llm import build_chat_model
-from chains.rag import RagInput, RagOutput, build_rag_chain
-from chains.retriever import ScoredRetriever
-from chains.store import build_chroma_client, build_vector_store
+Exports resolve lazily: ``callbacks`` imports ``chains.events``, and an eager import
+of ``chains.event_stream`` here would make that a cycle.
+"""
 
-__all__ = [
-    "InputDocument",
-    "RagInput",
-    "RagOutput",
-    "ScoredRetriever",
-    "build_chat_model",
-    "build_chroma_client",
-    "build_embeddings",
-    "build_rag_chain",
-    "build_splitter",
-    "build_vector_store",
-    "index_documents",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "Citation": "chains.citations",
+    "CitationTracker": "chains.citations",
+    "InputDocument": "chains.ingest",
+    "RagEvent": "chains.events",
+    "RagEventStream": "chains.event_stream",
+    "RagInput": "chains.rag",
+    "RagOutput": "chains.rag",
+    "ScoredRetriever": "chains.retriever",
+    "StreamRequest": "chains.event_stream",
+    "build_chat_model": "chains.llm",
+    "build_chroma_client": "chains.store",
+    "build_embeddings": "chains.embeddings",
+    "build_rag_chain": "chains.rag",
+    "build_splitter": "chains.ingest",
+    "build_vector_store": "chains.store",
+    "error_event_for": "chains.events",
+    "index_documents": "chains.ingest",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'chains' has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name]), name)

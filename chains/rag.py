@@ -8,7 +8,7 @@ the mapper's output, which is what makes that order deterministic, not a race.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -71,13 +71,16 @@ class RagInput(BaseModel):
         return value.strip()
 
 
-def rag_input_model(default_k: int) -> type[RagInput]:
-    """:class:`RagInput` with ``k`` defaulting to ``default_k`` (shown in the playground)."""
+M = TypeVar("M", bound=RagInput)
+
+
+def rag_input_model(default_k: int, base: type[M] = RagInput) -> type[M]:  # type: ignore[assignment]
+    """``base`` (:class:`RagInput` or a subclass) with ``k`` defaulting to ``default_k``."""
     if not 1 <= default_k <= MAX_K:
         raise ValueError(f"default_k must be in 1..{MAX_K}, got {default_k}")
     k_field = Field(default_k, ge=1, le=MAX_K, description="How many sources to retrieve.")
-    model: type[RagInput] = create_model(
-        "RagInput", __base__=RagInput, __doc__=RagInput.__doc__, k=(int, k_field)
+    model: type[M] = create_model(
+        base.__name__, __base__=base, __doc__=base.__doc__, k=(int, k_field)
     )
     return model
 

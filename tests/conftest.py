@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -108,20 +109,57 @@ def kb_app(kb_settings: Settings, embeddings: Embeddings):
     return app
 
 
+class ServerThread:
+    """An ASGI app served by a real uvicorn on a loopback port, in a thread of its own."""
+
+    def __init__(self, app) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            loop="asyncio",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self.server.serve(),), daemon=True
+        )
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.loop.close()
+
+    def task_count(self) -> int:
+        """Asyncio tasks alive in the server's loop, as seen from inside it."""
+
+        async def count() -> int:
+            return len(asyncio.all_tasks()) - 1  # minus this probe
+
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(timeout=5)
+
+
 @pytest.fixture(scope="session")
 def live_server(kb_app) -> Iterator[str]:
-    """The sample-knowledge-base app served by a real uvicorn on a loopback port."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(kb_app, host="127.0.0.1", port=port, log_level="warning", loop="asyncio")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    """The sample-knowledge-base app served over a real socket."""
+    with ServerThread(kb_app) as server:
+        yield server.url
+
+
+@pytest.fixture
+def serve():
+    """Serve any ASGI app for one test: ``with serve(app) as server: server.url``."""
+    return ServerThread

@@ -1,4 +1,4 @@
-"""LangServe routes: the RAG chain at ``/rag``.
+"""LangServe routes: the RAG chain at ``/rag``, its typed events at ``/rag/events``.
 
 Departure from LangServe's default: LangServe validates the request ``config`` against
 a model that ignores unknown keys, so a misspelt option would be dropped silently. The
@@ -46,12 +46,15 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
     return config
 
 
-def add_rag_routes(app: FastAPI, rag_chain: Runnable[Any, Any]) -> None:
-    """Mount the RAG chain's LangServe endpoints under ``/rag``."""
-    add_routes(
-        app,
-        rag_chain,
-        path="/rag",
-        per_req_config_modifier=reject_unknown_config,
-        enable_feedback_endpoint=False,
-    )
+def add_rag_routes(
+    app: FastAPI, rag_chain: Runnable[Any, Any], event_stream: Runnable[Any, Any]
+) -> None:
+    """Mount the RAG chain under ``/rag`` and the typed-event runnable under ``/rag/events``."""
+    for runnable, path in ((rag_chain, "/rag"), (event_stream, "/rag/events")):
+        add_routes(
+            app,
+            runnable,
+            path=path,
+            per_req_config_modifier=reject_unknown_config,
+            enable_feedback_endpoint=False,
+        )

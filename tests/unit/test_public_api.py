@@ -3,7 +3,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["app", "chains"])
+@pytest.mark.parametrize("package", ["app", "chains", "callbacks"])
 def test_package_all_names_resolve(package):
     module = importlib.import_module(package)
     assert module.__all__, f"{package} declares no public surface"
@@ -11,14 +11,47 @@ def test_package_all_names_resolve(package):
         assert hasattr(module, name), f"{package}.__all__ names missing {name!r}"
 
 
-def test_chains_never_import_app():
+def _our_imports(package: str) -> set[str]:
     import ast
     from pathlib import Path
 
-    for path in Path("chains").rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                assert not node.module.startswith("app"), f"{path} imports {node.module}"
-            if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("app") for a in node.names), path
+    found = set()
+    for path in Path(package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found |= {n for n in names if n.split(".")[0] in ("app", "chains", "callbacks")}
+    return found
+
+
+def test_chains_never_import_app():
+    assert not {m for m in _our_imports("chains") if m.startswith("app")}
+
+
+def test_callbacks_import_only_the_event_models():
+    assert {m for m in _our_imports("callbacks") if not m.startswith("callbacks")} == {
+        "chains.events"
+    }
+
+
+def test_event_models_import_nothing_of_ours():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path("chains/events.py").read_text())
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not {m for m in modules if m and m.split(".")[0] in ("app", "chains", "callbacks")}
+
+
+@pytest.mark.parametrize(
+    "module", ["callbacks", "callbacks.queue_handler", "chains", "chains.events", "app.cli"]
+)
+def test_module_imports_first_in_a_fresh_interpreter(module):
+    """Regression: importing callbacks first hit a chains <-> callbacks import cycle."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,33 @@
+"""The one place where an event becomes SSE wire format (``id:``, ``event:``, ``data:``).
+
+Routes hand typed events to :func:`encode` and pass the result to sse-starlette's
+``EventSourceResponse``; none of them writes SSE text itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sse_starlette.sse import ServerSentEvent
+
+from chains.events import RagEvent
+
+EventStream = AsyncIterator[RagEvent]
+"""Typed events, each with a ``type`` field."""
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+"""No caching, and no buffering in nginx-style proxies, so each event leaves at once."""
+
+PING_SECONDS = 15
+
+
+async def encode(events: EventStream) -> AsyncIterator[ServerSentEvent]:
+    """Number the events from 1 and frame each as ``id``/``event``/``data`` (JSON)."""
+    number = 0
+    async for event in events:
+        number += 1
+        yield ServerSentEvent(
+            id=number,
+            event=event.type,
+            data=event.model_dump_json(),
+        )

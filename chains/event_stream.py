@@ -1,0 +1,228 @@
+"""The typed-event runnable: runs the RAG chain and yields its events from a bounded queue.
+
+One object, two doors: LangServe mounts it at ``/rag/events`` (so
+``RemoteRunnable(".../rag/events").astream(...)`` yields these events) and the SSE route
+iterates the same object's ``astream()``. Order of a good stream: ``status`` →
+every ``source`` → ``status`` → ``ttft`` → ``token``/``citation`` interleaved → ``done``.
+A failure ends the stream with exactly one ``error`` event instead of ``done``.
+
+Tasks: ``astream`` (the consumer) starts one producer task that runs the chain with a
+:class:`~callbacks.queue_handler.QueueCallbackHandler`. The consumer always cancels and
+awaits the producer in ``finally``: when the client disconnects, the cancellation of the
+consumer reaches the producer at once, which closes the LLM's HTTP stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
+from pydantic import Field, model_validator
+
+from callbacks.queue_handler import QueueCallbackHandler
+from chains.citations import CitationTracker
+from chains.events import (
+    CitationEvent,
+    DoneEvent,
+    ErrorEvent,
+    Metrics,
+    RagEvent,
+    StatusEvent,
+    TokenEvent,
+    TtftEvent,
+    error_event_for,
+)
+from chains.rag import RagInput, rag_input_model
+
+
+class StreamRequest(RagInput):
+    """A RAG question plus stream options; ``query``/``n_results`` alias ``question``/``k``."""
+
+    stream_sources: bool = Field(True, description="Send the source events.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            aliases = {"query": "question", "n_results": "k"}
+            for alias, name in aliases.items():
+                if alias in data and name not in data:
+                    data = {**data, name: data[alias]}
+                data = {k: v for k, v in data.items() if k != alias}
+        return data
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """The producer's last word: the chain returned, or raised ``error``."""
+
+    error: BaseException | None = None
+
+
+class RagEventStream(Runnable[Any, dict[str, Any]]):
+    """Yield the typed events of one answer as JSON-ready dicts.
+
+    Example:
+        >>> events = RagEventStream(rag_chain, maxsize=256, default_k=4)
+        >>> async for event in events.astream({"question": "What is SSE?"}):
+        ...     print(event["type"])  # status, source..., status, ttft, token..., done
+
+    """
+
+    def __init__(
+        self, rag_chain: Runnable[Any, Any], *, maxsize: int = 256, default_k: int = 4
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1 (a bounded queue), got {maxsize}")
+        self.rag_chain = rag_chain
+        self.maxsize = maxsize
+        self.input_model = rag_input_model(default_k, base=StreamRequest)
+        self.name = "rag_events"
+
+    @property
+    def InputType(self) -> type[StreamRequest]:
+        """The validated request model, so LangServe's schema and playground show it."""
+        return self.input_model
+
+    @property
+    def OutputType(self) -> type[dict[str, Any]]:
+        """Each streamed item is one event as a JSON-ready dict."""
+        return dict
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Not supported: the events only make sense streamed (use ``astream``)."""
+        raise NotImplementedError("RagEventStream is async-only; use astream() or ainvoke()")
+
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Run to the end and return the last event (``done`` or ``error``)."""
+        last: dict[str, Any] = {}
+        async for event in self.astream(input, config, **kwargs):
+            last = event
+        return last
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield each event as a dict, in protocol order (see the module docstring)."""
+        async for event in self.events(self.input_model.model_validate(input), config):
+            yield event.model_dump()
+
+    async def events(
+        self, request: StreamRequest, config: RunnableConfig | None = None
+    ) -> AsyncIterator[RagEvent]:
+        """Yield the typed events of one answer to ``request`` (already validated)."""
+        started = time.perf_counter()
+        queue: asyncio.Queue[RagEvent | _Finished] = asyncio.Queue(maxsize=self.maxsize)
+        handler = QueueCallbackHandler(queue, stream_sources=request.stream_sources)  # type: ignore[arg-type]
+        chain_input = {"question": request.question, "k": request.k, "filter": request.filter}
+        producer = asyncio.create_task(
+            _produce(self.rag_chain, chain_input, _with_handler(config, handler), queue)
+        )
+        metrics = _Clock(started)
+        tracker: CitationTracker | None = None
+        answer: list[str] = []
+        try:
+            yield StatusEvent(phase="retrieving", message=f"searching for {request.k} sources")
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Finished):
+                    if item.error is not None:
+                        yield error_event_for(item.error)
+                        return
+                    break
+                if isinstance(item, ErrorEvent):
+                    yield item
+                    return
+                if item.type == "source" and metrics.ttfs_ms is None:
+                    metrics.ttfs_ms = metrics.now_ms()
+                if isinstance(item, TokenEvent):
+                    if tracker is None:
+                        tracker = CitationTracker({s.cite: s.id for s in handler.sources})
+                        metrics.ttft_ms = metrics.now_ms()
+                        yield TtftEvent(ms=round(metrics.ttft_ms, 2))
+                    metrics.last_token = time.perf_counter()
+                    answer.append(item.content)
+                    yield item
+                    for c in tracker.feed(item.content):
+                        yield CitationEvent(
+                            cite=c.cite,
+                            source_id=c.source_id,
+                            valid=c.valid,
+                            token_index=c.token_index,
+                        )
+                    continue
+                yield item
+            tracker = tracker or CitationTracker({s.cite: s.id for s in handler.sources})
+            yield DoneEvent(
+                answer="".join(answer),
+                cited=tracker.cited,
+                uncited=tracker.uncited,
+                invalid_citations=tracker.invalid,
+                metrics=metrics.summary(handler.retrieval_ms, len(answer)),
+            )
+        finally:
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+
+async def _produce(
+    chain: Runnable[Any, Any],
+    chain_input: dict[str, Any],
+    config: RunnableConfig,
+    queue: asyncio.Queue[Any],
+) -> None:
+    """Run the chain; the handler fills the queue, and we add the final marker."""
+    try:
+        await chain.ainvoke(chain_input, config)
+    except asyncio.CancelledError:
+        raise  # the consumer is gone; nobody reads a marker
+    except Exception as exc:  # every failure becomes one error event
+        await queue.put(_Finished(exc))
+    else:
+        await queue.put(_Finished())
+
+
+def _with_handler(config: RunnableConfig | None, handler: QueueCallbackHandler) -> RunnableConfig:
+    """Add our handler to whatever callbacks the caller (e.g. LangServe) configured."""
+    config = ensure_config(config)
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        return {**config, "callbacks": manager}
+    return {**config, "callbacks": [*(callbacks or []), handler]}
+
+
+class _Clock:
+    """Monotonic timings of one stream, in milliseconds since the request arrived."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.ttfs_ms: float | None = None
+        self.ttft_ms: float | None = None
+        self.last_token: float | None = None
+
+    def now_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def summary(self, retrieval_ms: float | None, token_count: int) -> Metrics:
+        """Totals for ``done``; tokens/s is measured from the first to the last token."""
+        rate = None
+        if self.ttft_ms is not None and self.last_token is not None and token_count > 1:
+            window = self.last_token - (self.started + self.ttft_ms / 1000)
+            rate = round((token_count - 1) / window, 1) if window > 0 else None
+        return Metrics(
+            retrieval_ms=None if retrieval_ms is None else round(retrieval_ms, 2),
+            ttfs_ms=None if self.ttfs_ms is None else round(self.ttfs_ms, 2),
+            ttft_ms=None if self.ttft_ms is None else round(self.ttft_ms, 2),
+            total_ms=round(self.now_ms(), 2),
+            token_count=token_count,
+            tokens_per_sec=rate,
+        )

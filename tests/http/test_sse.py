@@ -1,0 +1,226 @@
+"""The typed-event SSE route over a real socket: real app, model server and Chroma."""
+
+import asyncio
+import json
+import threading
+import time
+
+import httpx
+import psutil
+import pytest
+from httpx_sse import aconnect_sse
+from langserve import RemoteRunnable
+
+from app.server import create_app
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = {"question": "What is backpressure?", "k": 2}
+
+
+async def read_events(base_url, method="POST", path="/rag/sse", *, delay=0.0, **kwargs):
+    """Every SSE event as (id, event name, payload), optionally reading slowly."""
+    out = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        async with aconnect_sse(client, method, path, **kwargs) as source:
+            source.response.raise_for_status()
+            async for sse in source.aiter_sse():
+                out.append((sse.id, sse.event, json.loads(sse.data)))
+                if delay:
+                    await asyncio.sleep(delay)
+    return out
+
+
+def assert_well_formed_answer(events):
+    ids = [int(i) for i, _, _ in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(name == payload["type"] for _, name, payload in events)
+    types = [name for _, name, _ in events]
+    assert types[0] == "status" and types[-1] == "done"
+    assert types.count("done") == 1 and "error" not in types
+    first_token = types.index("token")
+    assert all(t != "source" for t in types[first_token:])
+    assert types[first_token - 1] == "ttft"
+    done = events[-1][2]
+    assert "".join(p["content"] for _, t, p in events if t == "token") == done["answer"]
+    return types, done
+
+
+async def test_sse_sends_every_source_before_the_first_token(live_server):
+    events = await read_events(live_server, json=QUESTION)
+    types, done = assert_well_formed_answer(events)
+    assert types[:4] == ["status", "source", "source", "status"]
+    sources = [p for _, t, p in events if t == "source"]
+    assert [s["cite"] for s in sources] == ["doc-001", "doc-002"]
+    assert sources[0]["doc_id"] == "backpressure" and 0 < sources[0]["score"] <= 1
+    m = done["metrics"]
+    assert m["token_count"] == types.count("token") > 1
+    assert 0 < m["retrieval_ms"] <= m["ttfs_ms"] <= m["ttft_ms"] <= m["total_ms"]
+    assert m["tokens_per_sec"] > 0
+    assert set(done["cited"]) | set(done["uncited"]) == {"doc-001", "doc-002"}
+
+
+async def test_sse_citation_events_agree_with_the_done_summary(live_server):
+    events = await read_events(
+        live_server, json={"question": "Cite the source that defines TTFT.", "k": 3}
+    )
+    _, done = assert_well_formed_answer(events)
+    citations = [p for _, t, p in events if t == "citation"]
+    assert [c["cite"] for c in citations if c["valid"]] == done["cited"]
+    assert [c["cite"] for c in citations if not c["valid"]] == done["invalid_citations"]
+
+
+async def test_sse_response_disables_caching_and_proxy_buffering(live_server):
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        async with client.stream("POST", "/rag/sse", json={**QUESTION, "k": 1}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["cache-control"] == "no-cache"
+            assert response.headers["x-accel-buffering"] == "no"
+            await response.aread()
+
+
+async def test_sse_get_serves_eventsource_clients(live_server):
+    events = await read_events(
+        live_server,
+        "GET",
+        "/rag/sse",
+        params={"q": "What is HNSW?", "k": 1, "filter": json.dumps({"topic": "vector-search"})},
+    )
+    assert_well_formed_answer(events)
+    sources = [p for _, t, p in events if t == "source"]
+    assert len(sources) == 1 and sources[0]["metadata"]["topic"] == "vector-search"
+
+
+async def test_sse_accepts_query_and_n_results_aliases(live_server):
+    events = await read_events(live_server, json={"query": "What is Chroma?", "n_results": 1})
+    assert_well_formed_answer(events)
+    assert [t for _, t, _ in events].count("source") == 1
+
+
+async def test_sse_with_stream_sources_false_sends_no_source(live_server):
+    events = await read_events(live_server, json={**QUESTION, "stream_sources": False})
+    types, _ = assert_well_formed_answer(events)
+    assert "source" not in types
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"json": {}}, "question"),
+        ({"json": {"question": " "}}, "question"),
+        ({"json": {"question": "hi", "k": 0}}, "k"),
+        ({"json": {"question": "hi", "filter": {"a": [1]}}}, "filter"),
+        ({"json": {"question": "hi", "stream": True}}, "stream"),
+        ({"content": b"not json", "headers": {"content-type": "application/json"}}, "body"),
+    ],
+)
+async def test_sse_bad_input_is_422_naming_the_field_before_any_event(live_server, kwargs, field):
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        response = await client.post("/rag/sse", **kwargs)
+    assert response.status_code == 422
+    assert any(field in err["loc"] for err in response.json()["detail"])
+
+
+async def test_sse_get_without_q_is_422(live_server):
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        response = await client.get("/rag/sse", params={"k": 2})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "q"]
+
+
+async def test_remote_runnable_on_rag_events_yields_the_same_typed_events(live_server):
+    remote = RemoteRunnable(f"{live_server}/rag/events")
+    try:
+        events = [e async for e in remote.astream(QUESTION)]
+    finally:
+        await remote.async_client.aclose()
+        remote.sync_client.close()
+    types = [e["type"] for e in events]
+    assert types[:4] == ["status", "source", "source", "status"] and types[-1] == "done"
+    assert "".join(e["content"] for e in events if e["type"] == "token") == events[-1]["answer"]
+
+
+async def test_sse_slow_consumer_with_small_queue_receives_every_token_in_order(
+    serve, kb_settings, embeddings
+):
+    app = create_app(kb_settings.model_copy(update={"queue_maxsize": 2}), embeddings=embeddings)
+    with serve(app) as server:
+        events = await read_events(server.url, json=QUESTION, delay=0.05)
+    assert_well_formed_answer(events)
+
+
+# -- faults, forced with the scripted OpenAI-compatible server ---------------------------
+
+
+def scripted_app(kb_settings, embeddings, base_url, model):
+    settings = kb_settings.model_copy(update={"llm_base_url": base_url, "llm_model": model})
+    return create_app(settings, embeddings=embeddings)
+
+
+async def abort_after_first_token(url):
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with aconnect_sse(client, "POST", "/rag/sse", json=QUESTION) as source:
+            async for sse in source.aiter_sse():
+                if sse.event == "token":
+                    return time.monotonic()
+    raise AssertionError("no token arrived")
+
+
+async def test_sse_disconnect_after_first_token_closes_the_llm_request_within_1s(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, "slow-400")
+    with serve(app) as server:
+        left_at = await abort_after_first_token(server.url)
+        deadline = time.monotonic() + 5
+        while scripted_llm.calls[-1].ended is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+    call = scripted_llm.calls[-1]
+    assert call.client_disconnected, "the LLM stream ran to its end"
+    assert call.ended - left_at < 1.0
+    assert call.tokens_sent < 400
+
+
+async def test_sse_many_aborted_streams_leave_no_task_thread_or_socket(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, "slow-400")
+    process = psutil.Process()
+    with serve(app) as server:
+        await abort_after_first_token(server.url)  # warm up pools and thread executors
+        await asyncio.sleep(0.5)
+        tasks, threads = server.task_count(), threading.active_count()
+        sockets = len(process.net_connections(kind="tcp"))
+        for _ in range(15):
+            await abort_after_first_token(server.url)
+        await asyncio.sleep(1.0)
+        assert server.task_count() <= tasks
+        assert threading.active_count() <= threads
+        assert len(process.net_connections(kind="tcp")) <= sockets
+    assert all(call.client_disconnected for call in scripted_llm.calls)
+
+
+async def test_sse_when_llm_is_unreachable_ends_with_retryable_error_after_sources(
+    kb_settings, embeddings, unused_port, serve
+):
+    app = scripted_app(kb_settings, embeddings, f"http://127.0.0.1:{unused_port}/v1", "any")
+    with serve(app) as server:
+        events = await read_events(server.url, json=QUESTION)
+    types = [t for _, t, _ in events]
+    assert types[:3] == ["status", "source", "source"]
+    assert types[-1] == "error" and types.count("error") == 1 and "done" not in types
+    error = events[-1][2]
+    assert error["code"] == "llm_unavailable" and error["retryable"] is True
+    assert "Traceback" not in error["message"]
+
+
+async def test_sse_when_llm_dies_mid_stream_ends_with_error_after_its_tokens(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, "die-after-3")
+    with serve(app) as server:
+        events = await read_events(server.url, json=QUESTION)
+    types = [t for _, t, _ in events]
+    assert types.count("token") == 3
+    assert types.index("source") < types.index("token")
+    assert types[-1] == "error" and types.count("error") == 1
+    assert events[-1][2]["retryable"] is True

@@ -1,0 +1,146 @@
+"""The event runnable, driven by a deterministic fake chat model (the model is not under test)."""
+
+import asyncio
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from chains.event_stream import RagEventStream
+from chains.ingest import InputDocument, build_splitter, index_documents
+from chains.rag import build_rag_chain
+from chains.retriever import ScoredRetriever
+from chains.store import build_chroma_client, build_vector_store
+
+pytestmark = pytest.mark.anyio
+
+
+class StreamingFakeChat(GenericFakeChatModel):
+    """Streams its scripted message word by word, as ChatOpenAI(streaming=True) would."""
+
+    streaming: bool = True
+
+
+class FailingChat(StreamingFakeChat):
+    async def _astream(self, *args, **kwargs):
+        yield_count = 0
+        async for chunk in super()._astream(*args, **kwargs):
+            yield chunk
+            yield_count += 1
+            if yield_count == 3:
+                raise ConnectionResetError("model died")
+
+
+class CountingChat(StreamingFakeChat):
+    """Counts how many deltas the model has produced, to see backpressure reach it."""
+
+    produced: int = 0
+
+    async def _astream(self, *args, **kwargs):
+        async for chunk in super()._astream(*args, **kwargs):
+            type(self).produced += 1
+            yield chunk
+
+
+@pytest.fixture
+def retriever(tmp_path, embeddings):
+    store = build_vector_store(build_chroma_client(path=tmp_path / "c"), "events", embeddings)
+    docs = [
+        InputDocument(id="sse", content="Server-sent events stream lines over HTTP."),
+        InputDocument(id="hnsw", content="HNSW makes nearest neighbour search fast."),
+        InputDocument(id="ttft", content="Time to first token is the wait for the first word."),
+    ]
+    index_documents(store, docs, build_splitter())
+    return ScoredRetriever(vectorstore=store)
+
+
+def events_for(llm, retriever, *, maxsize=64, **request):
+    stream = RagEventStream(build_rag_chain(retriever, llm), maxsize=maxsize)
+
+    async def collect():
+        return [e async for e in stream.astream({"question": "What is SSE?", "k": 2, **request})]
+
+    return collect()
+
+
+def chat(text: str) -> StreamingFakeChat:
+    return StreamingFakeChat(messages=iter([AIMessage(content=text)]), streaming=True)
+
+
+async def test_events_follow_protocol_order_and_tokens_make_the_answer(retriever):
+    events = await events_for(chat("SSE streams text [doc-001] and [doc-007]."), retriever)
+    types = [e["type"] for e in events]
+    assert types[:5] == ["status", "source", "source", "status", "ttft"]
+    assert types[-1] == "done"
+    first_token = types.index("token")
+    assert all(t in ("token", "citation") for t in types[first_token:-1])
+    done = events[-1]
+    assert "".join(e["content"] for e in events if e["type"] == "token") == done["answer"]
+    assert done["answer"] == "SSE streams text [doc-001] and [doc-007]."
+    citations = [(e["cite"], e["valid"]) for e in events if e["type"] == "citation"]
+    assert citations == [("doc-001", True), ("doc-007", False)]
+    assert done["cited"] == ["doc-001"] and done["uncited"] == ["doc-002"]
+    assert done["invalid_citations"] == ["doc-007"]
+    metrics = done["metrics"]
+    assert metrics["token_count"] == len([t for t in types if t == "token"])
+    assert 0 < metrics["ttfs_ms"] <= metrics["ttft_ms"] <= metrics["total_ms"]
+    assert metrics["retrieval_ms"] > 0
+
+
+async def test_citation_event_follows_the_token_that_completed_it(retriever):
+    events = await events_for(chat("Fact [doc-002] end"), retriever)
+    stream = [(e["type"], e.get("content") or e.get("cite")) for e in events]
+    index = stream.index(("citation", "doc-002"))
+    assert stream[index - 1] == ("token", "[doc-002]")
+
+
+async def test_stream_sources_false_sends_no_source_events(retriever):
+    events = await events_for(chat("Answer."), retriever, stream_sources=False)
+    assert "source" not in [e["type"] for e in events]
+    assert events[-1]["type"] == "done"
+
+
+async def test_model_failure_mid_stream_ends_with_one_error_event_after_sources(retriever):
+    llm = FailingChat(messages=iter([AIMessage(content="one two three four five")]), streaming=True)
+    events = await events_for(llm, retriever)
+    types = [e["type"] for e in events]
+    assert types.count("error") == 1 and types[-1] == "error"
+    assert types.index("source") < types.index("token") < types.index("error")
+    assert events[-1]["code"] == "internal" and "died" not in events[-1]["message"]
+
+
+async def test_full_queue_makes_the_model_wait_and_drops_nothing(retriever):
+    CountingChat.produced = 0
+    words = [f"w{i}" for i in range(300)]
+    llm = CountingChat(messages=iter([AIMessage(content=" ".join(words))]), streaming=True)
+    stream = RagEventStream(build_rag_chain(retriever, llm), maxsize=2)
+    received = []
+    agen = stream.astream({"question": "q", "k": 1})
+    async for event in agen:
+        received.append(event)
+        if event["type"] == "token" and len(received) == 10:
+            await asyncio.sleep(0.2)  # a stalled client: the producer must stall too
+            stalled_at = CountingChat.produced
+            assert stalled_at <= len([e for e in received if e["type"] == "token"]) + 2 + 2
+        await asyncio.sleep(0.001)
+    tokens = "".join(e["content"] for e in received if e["type"] == "token")
+    assert tokens.split() == words
+    assert received[-1]["type"] == "done"
+
+
+async def test_stopping_the_consumer_cancels_the_producer(retriever):
+    words = " ".join(f"w{i}" for i in range(2000))
+    llm = StreamingFakeChat(messages=iter([AIMessage(content=words)]), streaming=True)
+    stream = RagEventStream(build_rag_chain(retriever, llm), maxsize=4)
+    before = len(asyncio.all_tasks())
+    agen = stream.astream({"question": "q", "k": 1})
+    async for event in agen:
+        if event["type"] == "token":
+            break
+    await agen.aclose()
+    # The chain's inner tasks finish a few loop turns after the producer itself.
+    for _ in range(100):
+        if len(asyncio.all_tasks()) == before:
+            break
+        await asyncio.sleep(0.01)
+    assert len(asyncio.all_tasks()) == before
