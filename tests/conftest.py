@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from langchain_core.embeddings import Embeddings
+from langserve import RemoteRunnable
 from sse_starlette.sse import AppStatus
 
 from app.knowledge_base import load_sample_documents
@@ -157,6 +158,32 @@ def live_server(kb_app) -> Iterator[str]:
     """The sample-knowledge-base app served over a real socket."""
     with ServerThread(kb_app) as server:
         yield server.url
+
+
+_REMOTE_RUNNABLES: list[RemoteRunnable] = []
+
+
+@pytest.fixture
+async def remote_runnable():
+    """Make ``RemoteRunnable`` clients that are closed after the test and never collected.
+
+    Regression (a hang): LangServe's ``RemoteRunnable`` finalizer calls
+    ``ThreadPoolExecutor.submit``. When the garbage collector ran it inside another
+    ``submit`` on the server thread, both waited on concurrent.futures' global shutdown
+    lock forever. Keeping every client referenced until exit means GC never runs it.
+    """
+    made: list[RemoteRunnable] = []
+
+    def make(url: str) -> RemoteRunnable:
+        remote = RemoteRunnable(url)
+        made.append(remote)
+        _REMOTE_RUNNABLES.append(remote)
+        return remote
+
+    yield make
+    for remote in made:
+        await remote.async_client.aclose()
+        remote.sync_client.close()
 
 
 @pytest.fixture

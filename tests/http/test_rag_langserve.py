@@ -2,7 +2,6 @@
 
 import httpx
 import pytest
-from langserve import RemoteRunnable
 
 pytestmark = pytest.mark.anyio
 
@@ -10,11 +9,8 @@ QUESTION = {"question": "What is backpressure in a streaming service?", "k": 2}
 
 
 @pytest.fixture
-async def rag(live_server):
-    remote = RemoteRunnable(f"{live_server}/rag")
-    yield remote
-    await remote.async_client.aclose()
-    remote.sync_client.close()
+def rag(live_server, remote_runnable):
+    return remote_runnable(f"{live_server}/rag")
 
 
 async def test_remote_invoke_returns_answer_and_sources(rag):

@@ -9,7 +9,6 @@ import httpx
 import psutil
 import pytest
 from httpx_sse import aconnect_sse
-from langserve import RemoteRunnable
 
 from app.server import create_app
 
@@ -127,13 +126,11 @@ async def test_sse_get_without_q_is_422(live_server):
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "q"]
 
 
-async def test_remote_runnable_on_rag_events_yields_the_same_typed_events(live_server):
-    remote = RemoteRunnable(f"{live_server}/rag/events")
-    try:
-        events = [e async for e in remote.astream(QUESTION)]
-    finally:
-        await remote.async_client.aclose()
-        remote.sync_client.close()
+async def test_remote_runnable_on_rag_events_yields_the_same_typed_events(
+    live_server, remote_runnable
+):
+    remote = remote_runnable(f"{live_server}/rag/events")
+    events = [e async for e in remote.astream(QUESTION)]
     types = [e["type"] for e in events]
     assert types[:4] == ["status", "source", "source", "status"] and types[-1] == "done"
     assert "".join(e["content"] for e in events if e["type"] == "token") == events[-1]["answer"]
@@ -186,7 +183,9 @@ async def test_sse_many_aborted_streams_leave_no_task_thread_or_socket(
     app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, "slow-400")
     process = psutil.Process()
     with serve(app) as server:
-        await abort_after_first_token(server.url)  # warm up pools and thread executors
+        # Warm up: concurrent streams grow the default thread pool (Chroma and the
+        # embedding model run there) to its ceiling, which is not a leak.
+        await asyncio.gather(*(abort_after_first_token(server.url) for _ in range(8)))
         await asyncio.sleep(0.5)
         tasks, threads = server.task_count(), threading.active_count()
         sockets = len(process.net_connections(kind="tcp"))
@@ -224,3 +223,26 @@ async def test_sse_when_llm_dies_mid_stream_ends_with_error_after_its_tokens(
     assert types.index("source") < types.index("token")
     assert types[-1] == "error" and types.count("error") == 1
     assert events[-1][2]["retryable"] is True
+
+
+async def test_sse_sends_comment_pings_that_leave_events_intact(
+    serve, kb_settings, embeddings, scripted_llm, monkeypatch
+):
+    monkeypatch.setattr("app.routes.sse.PING_SECONDS", 1)
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, "slow-50")
+    with serve(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            response = await client.post("/rag/sse", json=QUESTION)
+    raw = response.text
+    assert raw.count(": ping") >= 1
+    frames = [f for f in raw.replace("\r\n", "\n").split("\n\n") if f.strip()]
+    events = [f for f in frames if not f.startswith(":")]
+    payloads = [
+        json.loads(line[len("data: ") :])
+        for f in events
+        for line in f.split("\n")
+        if line.startswith("data: ")
+    ]
+    assert len(payloads) == len(events)
+    assert payloads[-1]["type"] == "done"
+    assert [p["type"] for p in payloads].count("token") == 50
