@@ -36,6 +36,7 @@ run: install
 
 test: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: install-test

@@ -229,7 +229,7 @@ def _expand(path: Path) -> list[Path]:
     return [path]
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Settings given on the command line, which win over the environment."""
     return {key: value for key in ("host", "port") if (value := getattr(args, key, None))}
 

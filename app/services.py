@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import chromadb
+from chromadb.api import ClientAPI
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
@@ -31,7 +31,7 @@ class Services:
     settings: Settings
     embeddings: Embeddings
     embedding_dims: int | None
-    chroma: chromadb.ClientAPI
+    chroma: ClientAPI
     store: Chroma
     retriever: ScoredRetriever
     llm: ChatOpenAI

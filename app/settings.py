@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     local_llm_ctx: int = Field(2048, ge=256)
 
     top_k: int = Field(4, ge=1, le=20)
-    max_question_chars: int = Field(2000, ge=1)
     queue_maxsize: int = Field(256, ge=1)
     chunk_size: int = Field(800, ge=50)
     chunk_overlap: int = Field(100, ge=0)

@@ -27,7 +27,7 @@ async def encode(events: EventStream) -> AsyncIterator[ServerSentEvent]:
     async for event in events:
         number += 1
         yield ServerSentEvent(
-            id=number,
+            id=str(number),
             event=event.type,
             data=event.model_dump_json(),
         )

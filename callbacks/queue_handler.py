@@ -95,10 +95,13 @@ class QueueCallbackHandler(AsyncCallbackHandler):
             StatusEvent(phase="generating", message=f"{len(self.sources)} sources; writing")
         )
 
-    async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        """Emit one ``token`` event per non-empty delta."""
-        if token:
-            await self.queue.put(TokenEvent(content=token))
+    async def on_llm_new_token(
+        self, token: str | list[str | dict[str, Any]], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        """Emit one ``token`` event per non-empty delta (content blocks joined as text)."""
+        text = token if isinstance(token, str) else "".join(_block_text(b) for b in token)
+        if text:
+            await self.queue.put(TokenEvent(content=text))
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """Emit the run's ``error`` event."""
@@ -120,3 +123,10 @@ class QueueCallbackHandler(AsyncCallbackHandler):
             return
         self.failed = True
         await self.queue.put(error_event_for(error))
+
+
+def _block_text(block: str | dict[str, Any]) -> str:
+    """The text of one content block; non-text blocks (tool calls, images) have none."""
+    if isinstance(block, str):
+        return block
+    return str(block.get("text", "")) if block.get("type", "text") == "text" else ""

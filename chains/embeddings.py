@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from langchain_core.embeddings import Embeddings
+from pydantic import SecretStr
 
 LOCAL_EMBEDDING_DIMS = 384
 """Output size of all-MiniLM-L6-v2."""
@@ -47,7 +48,11 @@ def build_embeddings(
     if provider == "openai":
         from langchain_openai import OpenAIEmbeddings
 
-        return OpenAIEmbeddings(model=openai_model, api_key=api_key, base_url=base_url)  # type: ignore[arg-type]
+        return OpenAIEmbeddings(
+            model=openai_model,
+            openai_api_key=SecretStr(api_key) if api_key else None,
+            openai_api_base=base_url,
+        )
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -129,7 +129,7 @@ def build_rag_chain(
         ...     print(chunk)  # {'sources': [...]}, then {'answer': 'T'}, {'answer': 'TFT'}...
 
     """
-    input_model = rag_input_model(default_k)
+    input_model: type[RagInput] = rag_input_model(default_k)
 
     def normalize(raw: Any) -> dict[str, Any]:
         return input_model.model_validate(raw).model_dump()

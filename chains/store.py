@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import chromadb
+from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaClientSettings
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
@@ -16,7 +17,7 @@ from langchain_core.embeddings import Embeddings
 
 def build_chroma_client(
     *, path: Path | None = None, host: str | None = None, port: int | None = None
-) -> chromadb.ClientAPI:
+) -> ClientAPI:
     """Open the embedded store at ``path``, or connect to the server at ``host:port``.
 
     Example:
@@ -34,9 +35,7 @@ def build_chroma_client(
     return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
-def build_vector_store(
-    client: chromadb.ClientAPI, collection: str, embeddings: Embeddings
-) -> Chroma:
+def build_vector_store(client: ClientAPI, collection: str, embeddings: Embeddings) -> Chroma:
     """Wrap ``collection`` (created in cosine space if missing) as a LangChain vector store.
 
     Example:
