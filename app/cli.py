@@ -186,7 +186,10 @@ async def _remote_events(url: str, request: dict[str, object]) -> AsyncIterator[
                     f"error: HTTP {source.response.status_code}: {source.response.text}"
                 )
             async for sse in source.aiter_sse():
-                yield json.loads(sse.data)
+                # httpx-sse 0.4 turns each ping comment into an empty "message" event once
+                # an id has been seen; the SSE spec (and browsers) dispatch nothing there.
+                if sse.data:
+                    yield json.loads(sse.data)
 
 
 async def _print_events(events: AsyncIterator[dict[str, Any]]) -> int:

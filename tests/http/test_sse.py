@@ -24,6 +24,8 @@ async def read_events(base_url, method="POST", path="/rag/sse", *, delay=0.0, **
         async with aconnect_sse(client, method, path, **kwargs) as source:
             source.response.raise_for_status()
             async for sse in source.aiter_sse():
+                if not sse.data:
+                    continue  # httpx-sse's phantom event after a ping comment
                 out.append((sse.id, sse.event, json.loads(sse.data)))
                 if delay:
                     await asyncio.sleep(delay)
@@ -246,3 +248,17 @@ async def test_sse_sends_comment_pings_that_leave_events_intact(
     assert len(payloads) == len(events)
     assert payloads[-1]["type"] == "done"
     assert [p["type"] for p in payloads].count("token") == 50
+
+
+async def test_cli_remote_reader_ignores_ping_comments(
+    serve, kb_settings, embeddings, scripted_llm, monkeypatch
+):
+    """Regression: httpx-sse yields an empty event after each ping; ask --url crashed on it."""
+    from app.cli import _remote_events
+
+    monkeypatch.setattr("app.routes.sse.PING_SECONDS", 1)
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, "slow-50")
+    with serve(app) as server:
+        events = [e async for e in _remote_events(server.url, dict(QUESTION))]
+    assert events[-1]["type"] == "done"
+    assert [e["type"] for e in events].count("token") == 50
