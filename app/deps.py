@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.services import Services
 
@@ -16,3 +18,22 @@ def _get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(_get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="RAG_API_KEY, when one is configured")
+
+
+def require_api_key(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Let writes through only with ``Authorization: Bearer <RAG_API_KEY>`` when it is set."""
+    expected = services.settings.api_key
+    if expected is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(
+            status_code=401,
+            detail="a valid API key is required: Authorization: Bearer <RAG_API_KEY>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
 
-from app.routes import health, page, sse
+from app.routes import health, ingest, page, sse
 from app.routes.langserve import add_rag_routes
 from app.services import build_services
 from app.settings import Settings
@@ -46,6 +46,7 @@ def create_app(
     app.state.services = services
     app.include_router(health.router)
     app.include_router(sse.router)
+    app.include_router(ingest.router)
     app.include_router(page.router)
     add_rag_routes(app, services.rag_chain, services.event_stream)
     return app

@@ -6,6 +6,7 @@ shared with routes through :data:`app.deps.ServicesDep`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from langchain_openai import ChatOpenAI
 from app.settings import Settings
 from chains.embeddings import build_embeddings
 from chains.event_stream import RagEventStream
+from chains.ingest import Ingestor, build_splitter
 from chains.llm import build_chat_model
 from chains.rag import build_rag_chain
 from chains.retriever import ScoredRetriever
@@ -37,6 +39,7 @@ class Services:
     llm: ChatOpenAI
     rag_chain: Runnable[Any, dict[str, Any]]
     event_stream: RagEventStream
+    ingestor: Ingestor
 
     async def close(self) -> None:
         """Release the LLM's HTTP connections."""
@@ -64,7 +67,8 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
     )
     store = build_vector_store(chroma, settings.collection, embeddings)
-    retriever = ScoredRetriever(vectorstore=store, k=settings.top_k)
+    write_lock = threading.Lock()  # ingestion writes vs. searches: no half-replaced docs
+    retriever = ScoredRetriever(vectorstore=store, k=settings.top_k, lock=write_lock)
     llm = build_chat_model(
         model=settings.llm_model or "",
         base_url=settings.effective_llm_base_url,
@@ -83,6 +87,9 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         retriever=retriever,
         llm=llm,
         rag_chain=rag_chain,
+        ingestor=Ingestor(
+            store, build_splitter(settings.chunk_size, settings.chunk_overlap), lock=write_lock
+        ),
         event_stream=RagEventStream(
             rag_chain, maxsize=settings.queue_maxsize, default_k=settings.top_k
         ),

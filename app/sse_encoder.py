@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 from sse_starlette.sse import ServerSentEvent
 
-from chains.events import RagEvent
+from chains.events import IngestEvent, RagEvent
 
-EventStream = AsyncIterator[RagEvent]
+EventStream = AsyncIterator[RagEvent] | AsyncIterator[IngestEvent]
 """Typed events, each with a ``type`` field."""
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

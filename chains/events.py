@@ -125,3 +125,44 @@ def error_event_for(exc: BaseException) -> ErrorEvent:
             retryable=retryable,
         )
     return ErrorEvent(code="internal", message="The answer failed on the server.", retryable=False)
+
+
+class PipelineStartEvent(_Event):
+    """An ingestion run begins."""
+
+    type: Literal["pipeline_start"] = "pipeline_start"
+    total_docs: int
+
+
+class DocStageEvent(_Event):
+    """A document reached a stage: received, chunked, embedding, embedded, indexing, ready."""
+
+    type: Literal["doc_stage"] = "doc_stage"
+    doc_id: str
+    stage: Literal["received", "chunked", "embedding", "embedded", "indexing", "ready"]
+    num_chunks: int | None = None
+    dims: int | None = None
+    num_chunks_indexed: int | None = None
+    stale_removed: int | None = None
+
+
+class DocErrorEvent(_Event):
+    """A document could not be indexed; the others go on."""
+
+    type: Literal["doc_error"] = "doc_error"
+    doc_id: str | None
+    error: str
+
+
+class PipelineDoneEvent(_Event):
+    """An ingestion run ended."""
+
+    type: Literal["pipeline_done"] = "pipeline_done"
+    indexed: int
+    failed: int
+    collection_size: int
+    elapsed_ms: float
+
+
+IngestEvent = PipelineStartEvent | DocStageEvent | DocErrorEvent | PipelineDoneEvent
+"""Every event of an ingestion run."""

@@ -1,21 +1,33 @@
-"""Ingestion: split documents, embed their chunks in batches, upsert them into Chroma.
+"""Ingestion: split documents, embed each one's chunks in one batch, upsert into Chroma.
 
 Chunk ids are ``<doc_id>:<position>``, so re-indexing a document overwrites its chunks
-in place; chunks past the new count are deleted after the upsert, so a reader never
-sees the document missing, only the old or the new version of each chunk. A document
+in place, and chunks past the new count are deleted in the same locked step. A document
 without an id gets one from the hash of its content, so the same text is stored once.
+Embedding (the slow part) runs outside the lock; only the Chroma writes hold it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from chains.events import (
+    DocErrorEvent,
+    DocStageEvent,
+    IngestEvent,
+    PipelineDoneEvent,
+    PipelineStartEvent,
+)
 
 MAX_DOCUMENT_CHARS = 2_000_000
 """Largest document accepted (about 500 pages of text); larger ones are refused."""
@@ -32,9 +44,11 @@ class InputDocument(BaseModel):
 
     @field_validator("content")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _text_not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("content must not be empty or whitespace")
+            raise ValueError("must not be empty or whitespace")
+        if "\x00" in value:
+            raise ValueError("is not text (it contains NUL bytes)")
         return value
 
     @property
@@ -63,25 +77,40 @@ def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter)
     ]
 
 
-def upsert_chunks(store: Chroma, doc_id: str, chunks: Sequence[Document]) -> int:
-    """Write ``chunks`` (one batched embedding call), then drop the document's stale chunks.
+def replace_document(
+    store: Chroma,
+    doc_id: str,
+    chunks: Sequence[Document],
+    vectors: Sequence[Sequence[float]],
+    lock: threading.Lock | None = None,
+) -> int:
+    """Write a document's chunks with precomputed vectors, then drop its stale chunks.
 
-    Returns the number of stale chunks removed.
+    Both writes happen under ``lock`` (which the retriever also takes), so a concurrent
+    query sees the old version or the new one, never a mix. Returns the stale count.
     """
-    new_ids = [chunk.id for chunk in chunks if chunk.id is not None]
-    store.add_documents(list(chunks), ids=new_ids)
-    existing = store.get(where={"doc_id": doc_id}, include=[])["ids"]
-    stale = sorted(set(existing) - set(new_ids))
-    if stale:
-        store.delete(ids=stale)
+    with lock or contextlib.nullcontext():
+        if chunks:
+            store._collection.upsert(  # langchain-chroma has no upsert-with-vectors
+                ids=[str(c.id) for c in chunks],
+                embeddings=list(vectors),
+                documents=[c.page_content for c in chunks],
+                metadatas=[c.metadata for c in chunks],
+            )
+        new_ids = {str(c.id) for c in chunks}
+        existing = store.get(where={"doc_id": doc_id}, include=[])["ids"]
+        stale = sorted(set(existing) - new_ids)
+        if stale:
+            store.delete(ids=stale)
     return len(stale)
 
 
-def delete_document(store: Chroma, doc_id: str) -> int:
+def delete_document(store: Chroma, doc_id: str, lock: threading.Lock | None = None) -> int:
     """Remove every chunk of ``doc_id``; returns how many were removed."""
-    ids = store.get(where={"doc_id": doc_id}, include=[])["ids"]
-    if ids:
-        store.delete(ids=ids)
+    with lock or contextlib.nullcontext():
+        ids = store.get(where={"doc_id": doc_id}, include=[])["ids"]
+        if ids:
+            store.delete(ids=ids)
     return len(ids)
 
 
@@ -91,9 +120,12 @@ def collection_size(store: Chroma) -> int:
 
 
 def index_documents(
-    store: Chroma, documents: Iterable[InputDocument], splitter: RecursiveCharacterTextSplitter
+    store: Chroma,
+    documents: Iterable[InputDocument],
+    splitter: RecursiveCharacterTextSplitter,
+    lock: threading.Lock | None = None,
 ) -> dict[str, Any]:
-    """Index ``documents`` one after another; returns a summary of chunk counts per id.
+    """Index ``documents`` synchronously; returns a summary of chunk counts per id.
 
     Example:
         >>> index_documents(store, [InputDocument(id="faq", content="...")], build_splitter())
@@ -103,6 +135,94 @@ def index_documents(
     chunks_per_doc: dict[str, int] = {}
     for doc in documents:
         chunks = chunk_document(doc, splitter)
-        upsert_chunks(store, doc.doc_id, chunks)
+        vectors = store.embeddings.embed_documents([c.page_content for c in chunks])  # type: ignore[union-attr]
+        replace_document(store, doc.doc_id, chunks, vectors, lock)
         chunks_per_doc[doc.doc_id] = len(chunks)
     return {"indexed": len(chunks_per_doc), "chunks": chunks_per_doc}
+
+
+class Ingestor:
+    """Index documents while streaming each one's progress as typed events.
+
+    Per document: ``received`` → ``chunked`` → ``embedding`` → ``embedded`` →
+    ``indexing`` → ``ready``, or ``doc_error`` with the reason; one bad document never
+    stops the others. A document is ``ready`` only after all its chunks are written.
+
+    Example:
+        >>> ingestor = Ingestor(store, build_splitter(), lock=threading.Lock())
+        >>> async for event in ingestor.run([{"id": "faq", "content": "..."}]):
+        ...     print(event.type, getattr(event, "stage", ""))
+
+    """
+
+    def __init__(
+        self,
+        store: Chroma,
+        splitter: RecursiveCharacterTextSplitter,
+        *,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        if store.embeddings is None:
+            raise ValueError("the vector store needs an embedding function to ingest")
+        self.store = store
+        self.embeddings = store.embeddings
+        self.splitter = splitter
+        self.lock = lock
+
+    async def run(self, documents: Sequence[Any]) -> AsyncIterator[IngestEvent]:
+        """Yield the events of indexing ``documents`` (dicts or :class:`InputDocument`)."""
+        started = time.perf_counter()
+        indexed = failed = 0
+        yield PipelineStartEvent(total_docs=len(documents))
+        for raw in documents:
+            raw_id = raw.get("id") if isinstance(raw, dict) else getattr(raw, "id", None)
+            try:
+                doc = raw if isinstance(raw, InputDocument) else InputDocument.model_validate(raw)
+            except ValidationError as exc:
+                failed += 1
+                yield DocErrorEvent(
+                    doc_id=raw_id if isinstance(raw_id, str) else None, error=_describe(exc)
+                )
+                continue
+            try:
+                async for event in self._index_one(doc):
+                    yield event
+                indexed += 1
+            except Exception as exc:  # one document's failure must not stop the run
+                failed += 1
+                yield DocErrorEvent(doc_id=doc.doc_id, error=f"{type(exc).__name__}: {exc}")
+        size = await asyncio.to_thread(collection_size, self.store)
+        yield PipelineDoneEvent(
+            indexed=indexed,
+            failed=failed,
+            collection_size=size,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    async def _index_one(self, doc: InputDocument) -> AsyncIterator[DocStageEvent]:
+        """The stages of one document, each reported as it is reached."""
+        doc_id = doc.doc_id
+        yield DocStageEvent(doc_id=doc_id, stage="received")
+        chunks = chunk_document(doc, self.splitter)
+        yield DocStageEvent(doc_id=doc_id, stage="chunked", num_chunks=len(chunks))
+        yield DocStageEvent(doc_id=doc_id, stage="embedding", num_chunks=len(chunks))
+        vectors = await asyncio.to_thread(
+            self.embeddings.embed_documents, [c.page_content for c in chunks]
+        )
+        yield DocStageEvent(doc_id=doc_id, stage="embedded", dims=len(vectors[0]))
+        yield DocStageEvent(doc_id=doc_id, stage="indexing", num_chunks=len(chunks))
+        stale = await asyncio.to_thread(
+            replace_document, self.store, doc_id, chunks, vectors, self.lock
+        )
+        yield DocStageEvent(
+            doc_id=doc_id, stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, naming the field: ``content: must not be empty``."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in err["loc"]) or "document"
+        problems.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)

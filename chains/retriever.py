@@ -9,6 +9,7 @@ cite, so the callback handler, the prompt and the citation tracker all agree on 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
 MetadataFilter = Mapping[str, str | int | float | bool]
@@ -56,6 +58,16 @@ class ScoredRetriever(BaseRetriever):
 
     vectorstore: Chroma
     k: int = Field(4, ge=1, le=100)
+    lock: Any = None
+    """A ``threading.Lock`` shared with ingestion, so a search never sees a half-replaced
+    document; ``None`` when nothing writes concurrently."""
+
+    def _search(self, query: str, k: int | None, filter: MetadataFilter | None) -> list[Document]:
+        with self.lock or contextlib.nullcontext():
+            hits = self.vectorstore.similarity_search_with_score(
+                query, k=k or self.k, filter=chroma_where(filter)
+            )
+        return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
 
     def _get_relevant_documents(
         self,
@@ -65,10 +77,7 @@ class ScoredRetriever(BaseRetriever):
         k: int | None = None,
         filter: MetadataFilter | None = None,
     ) -> list[Document]:
-        hits = self.vectorstore.similarity_search_with_score(
-            query, k=k or self.k, filter=chroma_where(filter)
-        )
-        return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
+        return self._search(query, k, filter)
 
     async def _aget_relevant_documents(
         self,
@@ -78,10 +87,7 @@ class ScoredRetriever(BaseRetriever):
         k: int | None = None,
         filter: MetadataFilter | None = None,
     ) -> list[Document]:
-        hits = await self.vectorstore.asimilarity_search_with_score(
-            query, k=k or self.k, filter=chroma_where(filter)
-        )
-        return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
+        return await run_in_executor(None, self._search, query, k, filter)
 
 
 def _annotate(doc: Document, distance: float, rank: int) -> Document:

@@ -1,0 +1,56 @@
+"""``POST /index`` (JSON summary) and ``POST /index/sse`` (per-document status events).
+
+Both run the same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
+anything starts (422); each document is then validated on its own, so a bad one
+becomes a ``doc_error`` and the others are indexed. Writes need the API key when
+``RAG_API_KEY`` is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from app.deps import ServicesDep, require_api_key
+from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+
+router = APIRouter(tags=["ingestion"], dependencies=[Depends(require_api_key)])
+
+MAX_DOCUMENTS = 1000
+
+
+class IndexRequest(BaseModel):
+    """Documents to index: ``{"id"?: str, "content": str, "metadata"?: {...}}`` each."""
+
+    documents: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_DOCUMENTS)
+
+
+@router.post("/index")
+async def index(body: IndexRequest, services: ServicesDep) -> dict[str, Any]:
+    """Index the documents; answer with what happened to each one."""
+    results: dict[str, dict[str, Any]] = {}
+    errors: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    async for event in services.ingestor.run(body.documents):
+        if event.type == "doc_stage" and event.stage == "ready":
+            results[event.doc_id] = {
+                "doc_id": event.doc_id,
+                "status": "ready",
+                "num_chunks": event.num_chunks_indexed,
+            }
+        elif event.type == "doc_error":
+            errors.append({"doc_id": event.doc_id, "status": "error", "error": event.error})
+        elif event.type == "pipeline_done":
+            summary = event.model_dump(exclude={"type"})
+    return {**summary, "documents": [*results.values(), *errors]}
+
+
+@router.post("/index/sse", response_class=EventSourceResponse)
+async def index_sse(body: IndexRequest, services: ServicesDep) -> EventSourceResponse:
+    """Index the documents, streaming each one's stages as server-sent events."""
+    return EventSourceResponse(
+        encode(services.ingestor.run(body.documents)), headers=SSE_HEADERS, ping=PING_SECONDS
+    )
