@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -20,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
+from rich.table import Table
 
 from app.llm_server import LocalModelServer, LocalModelServerError
 from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.services import Services
+    from chains.file_ingest import FileResult
 
 console = Console(stderr=True)
-
-TEXT_SUFFIXES = (".txt", ".md")
 
 
 @contextmanager
@@ -117,39 +118,90 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Index text and Markdown files; non-zero exit when any file failed."""
-    from pydantic import ValidationError
+    """Index files (text, Markdown, HTML, PDF); with ``--watch``, keep following them.
 
+    Exits non-zero when any file failed; a watch ends with Ctrl-C.
+    """
     from app.services import build_services
-    from chains.ingest import InputDocument, build_splitter, collection_size, index_documents
 
-    settings = Settings()
-    files = [p for path in args.paths for p in _expand(Path(path))]
-    if not files:
-        console.print("no .txt or .md files found")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the summary reports a bad PDF once
+    paths = [Path(p) for p in args.paths]
+    if args.watch and (missing := [str(p) for p in paths if not p.exists()]):
+        console.print(f"[red]error:[/red] cannot watch what does not exist: {', '.join(missing)}")
+        return 2
+    services = build_services(Settings())
+    try:
+        return asyncio.run(_ingest(paths, services, watch=args.watch))
+    except KeyboardInterrupt:
+        console.print("stopped watching")
+        return 0
+
+
+async def _ingest(paths: list[Path], services: Services, *, watch: bool) -> int:
+    """Index what is there now with a progress bar and summary, then follow if asked."""
+    from chains.file_ingest import index_files, watch_files
+    from chains.ingest import collection_size
+    from chains.loaders import LOADERS, find_files
+
+    files = find_files(paths)
+    if not files and not watch:
+        console.print(f"no supported files found (supported: {', '.join(sorted(LOADERS))})")
         return 1
-    services = build_services(settings)
-    splitter = build_splitter(settings.chunk_size, settings.chunk_overlap)
-    failed = 0
-    with Progress(console=console) as progress:
-        task = progress.add_task("indexing", total=len(files))
-        for path in files:
-            try:
-                doc = InputDocument(
-                    id=path.stem,
-                    content=path.read_text(encoding="utf-8"),
-                    metadata={"source": str(path)},
-                )
-                index_documents(services.store, [doc], splitter)
-            except (OSError, UnicodeDecodeError, ValidationError) as exc:
-                failed += 1
-                progress.console.print(f"[red]failed[/red] {path}: {exc}")
-            progress.advance(task)
-    console.print(
-        f"indexed {len(files) - failed}, failed {failed}; "
-        f"collection size {collection_size(services.store)}"
+    results: list[FileResult] = []
+    started = time.perf_counter()
+    if files:
+        with Progress(console=console) as progress:
+            task = progress.add_task("indexing", total=len(files))
+            async for result in index_files(services.ingestor, files):
+                results.append(result)
+                progress.advance(task)
+        elapsed = time.perf_counter() - started
+        console.print(_summary_table(results, collection_size(services.store), elapsed))
+    if watch:
+        console.print(f"watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop)")
+        async for result in watch_files(paths, services.ingestor):
+            console.print(_result_line(result))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+SUMMARY_ROWS = 50
+"""Above this many files the summary lists only failures, plus the totals."""
+
+
+def _summary_table(results: list[FileResult], size: int, elapsed_s: float) -> Table:
+    """One row per file (or per failure, for big runs) and the run's totals."""
+    indexed = [r for r in results if r.status == "indexed"]
+    failed = [r for r in results if r.status == "failed"]
+    chunks = sum(r.num_chunks for r in indexed)
+    table = Table(
+        title=f"indexed {len(indexed)}, failed {len(failed)}",
+        caption=(
+            f"{chunks} chunks in {elapsed_s:.1f} s ({chunks / max(elapsed_s, 1e-9):.0f} chunks/s);"
+            f" collection size {size}"
+        ),
     )
-    return 1 if failed else 0
+    for column in ("file", "status", "chunks", "error"):
+        table.add_column(column, overflow="fold")
+    for r in sorted(results if len(results) <= SUMMARY_ROWS else failed, key=lambda r: r.path):
+        colour = "green" if r.status == "indexed" else "red"
+        table.add_row(
+            escape(str(r.path)),
+            f"[{colour}]{r.status}[/{colour}]",
+            str(r.num_chunks),
+            escape(r.error),
+        )
+    return table
+
+
+def _result_line(result: FileResult) -> str:
+    """A watch-mode log line."""
+    if result.status == "failed":
+        return f"[red]failed[/red]  {escape(str(result.path))}: {escape(result.error)}"
+    colour = "green" if result.status == "indexed" else "yellow"
+    return (
+        f"[{colour}]{result.status}[/{colour}] {escape(str(result.path))} "
+        f"({result.num_chunks} chunks)"
+    )
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -225,13 +277,6 @@ async def _print_events(events: AsyncIterator[dict[str, Any]]) -> int:
     return 0
 
 
-def _expand(path: Path) -> list[Path]:
-    """The text files at ``path`` (recursively for a directory)."""
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES)
-    return [path]
-
-
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Settings given on the command line, which win over the environment."""
     return {key: value for key in ("host", "port") if (value := getattr(args, key, None))}
@@ -246,8 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
     commands.add_parser("llm", help="run only the local model server").set_defaults(func=cmd_llm)
-    ingest = commands.add_parser("ingest", help="index .txt and .md files")
-    ingest.add_argument("paths", nargs="+")
+    ingest = commands.add_parser("ingest", help="index .txt, .md, .html and .pdf files")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file or a directory")
+    ingest.add_argument(
+        "--watch", action="store_true", help="then re-index changes and drop deleted files"
+    )
     ingest.set_defaults(func=cmd_ingest)
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")

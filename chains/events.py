@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 import httpx
 import openai
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 
 class _Event(BaseModel):
@@ -135,22 +141,31 @@ class PipelineStartEvent(_Event):
 
 
 class DocStageEvent(_Event):
-    """A document reached a stage: received, chunked, embedding, embedded, indexing, ready."""
+    """A document reached a stage: received, chunked, embedding, embedded, indexing, ready.
+
+    Only the counts that belong to the stage are sent (``dims`` with ``embedded``...).
+    """
 
     type: Literal["doc_stage"] = "doc_stage"
     doc_id: str
+    index: int = Field(description="position of the document in the request")
     stage: Literal["received", "chunked", "embedding", "embedded", "indexing", "ready"]
     num_chunks: int | None = None
     dims: int | None = None
     num_chunks_indexed: int | None = None
     stale_removed: int | None = None
 
+    @model_serializer(mode="wrap")
+    def _only_this_stage_counts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
 
 class DocErrorEvent(_Event):
     """A document could not be indexed; the others go on."""
 
     type: Literal["doc_error"] = "doc_error"
-    doc_id: str | None
+    doc_id: str | None = Field(description="null when the document had no valid id")
+    index: int = Field(description="position of the document in the request")
     error: str
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import threading
 import time
@@ -174,23 +175,27 @@ class Ingestor:
         started = time.perf_counter()
         indexed = failed = 0
         yield PipelineStartEvent(total_docs=len(documents))
-        for raw in documents:
+        for index, raw in enumerate(documents):
             raw_id = raw.get("id") if isinstance(raw, dict) else getattr(raw, "id", None)
             try:
                 doc = raw if isinstance(raw, InputDocument) else InputDocument.model_validate(raw)
             except ValidationError as exc:
                 failed += 1
                 yield DocErrorEvent(
-                    doc_id=raw_id if isinstance(raw_id, str) else None, error=_describe(exc)
+                    doc_id=raw_id if isinstance(raw_id, str) else None,
+                    index=index,
+                    error=describe_validation_error(exc),
                 )
                 continue
             try:
-                async for event in self._index_one(doc):
+                async for event in self._index_one(doc, index):
                     yield event
                 indexed += 1
             except Exception as exc:  # one document's failure must not stop the run
                 failed += 1
-                yield DocErrorEvent(doc_id=doc.doc_id, error=f"{type(exc).__name__}: {exc}")
+                yield DocErrorEvent(
+                    doc_id=doc.doc_id, index=index, error=f"{type(exc).__name__}: {exc}"
+                )
         size = await asyncio.to_thread(collection_size, self.store)
         yield PipelineDoneEvent(
             indexed=indexed,
@@ -199,27 +204,29 @@ class Ingestor:
             elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
-    async def _index_one(self, doc: InputDocument) -> AsyncIterator[DocStageEvent]:
+    async def remove(self, doc_id: str) -> int:
+        """Delete every chunk of ``doc_id``; returns how many were removed."""
+        return await asyncio.to_thread(delete_document, self.store, doc_id, self.lock)
+
+    async def _index_one(self, doc: InputDocument, index: int) -> AsyncIterator[DocStageEvent]:
         """The stages of one document, each reported as it is reached."""
-        doc_id = doc.doc_id
-        yield DocStageEvent(doc_id=doc_id, stage="received")
+        stage = functools.partial(DocStageEvent, doc_id=doc.doc_id, index=index)
+        yield stage(stage="received")
         chunks = chunk_document(doc, self.splitter)
-        yield DocStageEvent(doc_id=doc_id, stage="chunked", num_chunks=len(chunks))
-        yield DocStageEvent(doc_id=doc_id, stage="embedding", num_chunks=len(chunks))
+        yield stage(stage="chunked", num_chunks=len(chunks))
+        yield stage(stage="embedding", num_chunks=len(chunks))
         vectors = await asyncio.to_thread(
             self.embeddings.embed_documents, [c.page_content for c in chunks]
         )
-        yield DocStageEvent(doc_id=doc_id, stage="embedded", dims=len(vectors[0]))
-        yield DocStageEvent(doc_id=doc_id, stage="indexing", num_chunks=len(chunks))
+        yield stage(stage="embedded", dims=len(vectors[0]))
+        yield stage(stage="indexing", num_chunks=len(chunks))
         stale = await asyncio.to_thread(
-            replace_document, self.store, doc_id, chunks, vectors, self.lock
+            replace_document, self.store, doc.doc_id, chunks, vectors, self.lock
         )
-        yield DocStageEvent(
-            doc_id=doc_id, stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale
-        )
+        yield stage(stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale)
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem, naming the field: ``content: must not be empty``."""
     problems = []
     for err in exc.errors(include_url=False):

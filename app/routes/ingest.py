@@ -30,22 +30,25 @@ class IndexRequest(BaseModel):
 
 @router.post("/index")
 async def index(body: IndexRequest, services: ServicesDep) -> dict[str, Any]:
-    """Index the documents; answer with what happened to each one."""
-    results: dict[str, dict[str, Any]] = {}
-    errors: list[dict[str, Any]] = []
+    """Index the documents; answer with what happened to each one, in request order."""
+    outcomes: dict[int, dict[str, Any]] = {}
     summary: dict[str, Any] = {}
     async for event in services.ingestor.run(body.documents):
         if event.type == "doc_stage" and event.stage == "ready":
-            results[event.doc_id] = {
+            outcomes[event.index] = {
                 "doc_id": event.doc_id,
                 "status": "ready",
                 "num_chunks": event.num_chunks_indexed,
             }
         elif event.type == "doc_error":
-            errors.append({"doc_id": event.doc_id, "status": "error", "error": event.error})
+            outcomes[event.index] = {
+                "doc_id": event.doc_id,
+                "status": "error",
+                "error": event.error,
+            }
         elif event.type == "pipeline_done":
             summary = event.model_dump(exclude={"type"})
-    return {**summary, "documents": [*results.values(), *errors]}
+    return {**summary, "documents": [outcomes[i] for i in sorted(outcomes)]}
 
 
 @router.post("/index/sse", response_class=EventSourceResponse)

@@ -55,6 +55,8 @@ async def test_index_sse_streams_each_stage_in_order_and_counts(serve, app):
         assert [e["stage"] for e in stages] == STAGES
         chunked = stages[1]["num_chunks"]
         assert stages[3]["dims"] == 384 and stages[-1]["num_chunks_indexed"] == chunked
+        assert {e["index"] for e in stages} == {["guide", "note"].index(doc_id)}
+    assert "dims" not in events[1]  # a stage carries only its own counts
     assert events[1 + 6]["doc_id"] == "note"  # documents are reported one after the other
     done = events[-1]
     assert done["type"] == "pipeline_done" and (done["indexed"], done["failed"]) == (2, 0)
@@ -86,12 +88,9 @@ async def test_bad_document_gets_doc_error_and_the_others_are_indexed(app, bad, 
     body = response.json()
     assert response.status_code == 200
     assert (body["indexed"], body["failed"]) == (2, 1)
-    error = next(d for d in body["documents"] if d["status"] == "error")
-    assert reason in error["error"]
-    assert {d["doc_id"] for d in body["documents"] if d["status"] == "ready"} == {
-        "good-1",
-        "good-2",
-    }
+    assert [d["status"] for d in body["documents"]] == ["ready", "error", "ready"]
+    assert reason in body["documents"][1]["error"]
+    assert [body["documents"][i]["doc_id"] for i in (0, 2)] == ["good-1", "good-2"]
     assert body["collection_size"] == 2
 
 
