@@ -63,9 +63,12 @@ class ScoredRetriever(BaseRetriever):
     document; ``None`` when nothing writes concurrently."""
 
     def _search(self, query: str, k: int | None, filter: MetadataFilter | None) -> list[Document]:
+        # Embed outside the lock: only the search must not interleave with a write, and
+        # holding the lock through the model call would stall ingestion and other queries.
+        vector = self.vectorstore.embeddings.embed_query(query)  # type: ignore[union-attr]
         with self.lock or contextlib.nullcontext():
-            hits = self.vectorstore.similarity_search_with_score(
-                query, k=k or self.k, filter=chroma_where(filter)
+            hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+                vector, k=k or self.k, filter=chroma_where(filter)
             )
         return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
 
