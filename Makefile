@@ -27,6 +27,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $@
 
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(PIP) install -e ".[test,bench]"
+	touch $@
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
@@ -35,15 +39,16 @@ run: install
 	$(VENV)/bin/streaming-rag serve
 
 test: install-test
-	$(VENV)/bin/ruff check app chains callbacks tests examples
+	$(VENV)/bin/ruff check app chains callbacks tests examples bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: install-test
-	$(VENV)/bin/ruff check app chains callbacks tests examples
+	$(VENV)/bin/ruff check app chains callbacks tests examples bench
 	$(VENV)/bin/mypy
 
-bench: install-test
+# About 10 minutes; writes bench/report.md and the charts next to it.
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:

@@ -1,0 +1,165 @@
+"""``make bench``: every benchmark section in one run, then ``bench/report.md`` and its charts.
+
+The order keeps measurements apart: in-process sections first, then one app process at
+a time (each on its own Chroma directory), the real model server last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.llm_server import LocalModelServer
+from app.settings import LOCAL_MODEL_ALIAS
+from bench import citations, ingestion, llm_overhead, stack_cost, ttfs
+from bench.corpus import questions
+from bench.harness import Service, free_port, set_script, start_app, start_module
+from bench.report import Section, write_report
+from chains.embeddings import build_embeddings
+
+OUT = Path(__file__).resolve().parent
+MAX_TOKENS = 160
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def main(work: Path) -> list[Section]:
+    logs = work / "logs"
+    logs.mkdir(parents=True)
+    sections: list[Section] = []
+
+    log("8. citation tracker")
+    sections.append(citations.section(citations.run(), OUT))
+
+    log("7. ingestion: loading the embedding model")
+    embeddings = build_embeddings("local")
+    embeddings.embed_query("warm-up")
+    corpora = []
+    for chunks in (2_000, 20_000):
+        log(f"7. ingestion: {chunks:,} chunks")
+        corpora.append(await ingestion.ingest_corpus(embeddings, work / f"ingest-{chunks}", chunks))
+        log(f"   {corpora[-1]['chunks_per_s']:.1f} chunks/s")
+    log("7. ingestion: embedding modes")
+    modes = ingestion.embedding_modes(embeddings)
+
+    log("1. TTFS: building the 1k, 10k and 100k collections")
+    paths = ttfs.build_collections(ingestion.collection(work / "ingest-20000"), work)
+    qs = questions(60)
+    floors = {label: ttfs.in_process_costs(embeddings, path, qs) for label, path in paths.items()}
+    baseline_path = work / "baseline-1k"
+    shutil.copytree(paths["1k"], baseline_path)
+
+    scripted = start_module(
+        "scripted-llm", "bench.scripted_llm", ready_path="/v1/models", logs=logs
+    )
+    apps: list[Service] = [scripted]
+    try:
+        await set_script(scripted, tokens=1, rate=0)
+        results = {}
+        single: dict[str, list[float]] = {}
+        for label in ("10k", "100k", "1k"):
+            log(f"1. TTFS at {label}")
+            app = start_app(
+                f"app-{label}",
+                chroma=paths[label],
+                llm_url=scripted.url + "/v1",
+                model="scripted",
+                logs=logs,
+                collection="bench",
+            )
+            apps.append(app)
+            results[label] = {**floors[label], **await ttfs.measure(app, qs)}
+            if label == "10k":
+                log("7. ingestion: one page, received → ready → queryable")
+                single = await ingestion.time_to_queryable(app)
+            if label != "1k":
+                app.stop()
+        sections.append(ttfs.section({k: results[k] for k in ("1k", "10k", "100k")}, OUT))
+        sections.append(ingestion.section(corpora, modes, single, OUT))
+
+        log("4. per-token cost")
+        baseline = start_module(
+            "baseline",
+            "bench.baseline_app",
+            ready_path="/docs",
+            logs=logs,
+            RAG_CHROMA_PATH=str(baseline_path),
+            RAG_COLLECTION="bench",
+            RAG_LLM_BASE_URL=scripted.url + "/v1",
+            RAG_LLM_MODEL="scripted",
+        )
+        apps.append(baseline)
+        costs = await stack_cost.per_token_cost(app, baseline, scripted)
+        profile = await stack_cost.profile_sse(app, scripted)
+        sections.append(stack_cost.cost_section(costs, profile, OUT))
+        baseline.stop()
+
+        log("5. concurrency")
+        load = await stack_cost.concurrency(app, scripted)
+        cpu = costs["/rag/sse (ours)"]["cpu_us_per_token"]
+        sections.append(stack_cost.concurrency_section(load, cpu, OUT))
+        app.stop()
+        scripted.stop()
+
+        log("2, 3, 6. against the local model server")
+        with LocalModelServer(port=free_port(), log_path=logs / "llm-server.log") as llm:
+            kb = start_app(
+                "app-kb",
+                chroma=work / "kb",
+                llm_url=llm.base_url,
+                model=LOCAL_MODEL_ALIAS,
+                logs=logs,
+                index_sample_docs="true",
+                llm_max_tokens=str(MAX_TOKENS),
+            )
+            apps.append(kb)
+            measured = await llm_overhead.run(kb, llm.base_url, LOCAL_MODEL_ALIAS, MAX_TOKENS)
+            kb.stop()
+        sections.extend(llm_overhead.sections(measured, OUT, MAX_TOKENS))
+    finally:
+        for service in apps:
+            if service.popen.poll() is None:
+                service.stop()
+    return sections
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, collections)"
+    )
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="streaming-rag-bench-"))
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    try:
+        sections = asyncio.run(main(work))
+    except Exception:
+        log(f"benchmark failed; logs are in {work / 'logs'}")
+        raise
+    elapsed = time.perf_counter() - t0
+    settings = (
+        "all-MiniLM-L6-v2 (CPU, 2 threads), embedded Chroma (cosine), SmolLM2-135M-Instruct Q4_1 on "
+        f"llama.cpp (2 threads), `k=4` unless noted, temperature 0, max_tokens {MAX_TOKENS} for the "
+        "real model; uvicorn, one worker"
+    )
+    write_report(
+        OUT / "report.md",
+        sections,
+        started=started.strftime("%Y-%m-%d %H:%M UTC"),
+        elapsed_s=elapsed,
+        settings=settings,
+    )
+    log(f"wrote {OUT / 'report.md'} in {elapsed / 60:.1f} minutes")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log(f"work directory kept: {work}")

@@ -1,0 +1,196 @@
+"""What every benchmark section shares: processes under test, a lean SSE client, statistics.
+
+The app under test always runs in its own process (``streaming-rag serve``), so its CPU
+time and memory are measured apart from the load generator's and the client's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+VENV_BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """A server process on a loopback port."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @property
+    def process(self) -> psutil.Process:
+        return psutil.Process(self.popen.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
+    def rss_mb(self) -> float:
+        return float(self.process.memory_info().rss / 2**20)
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        try:
+            self.popen.wait(15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+def start(
+    name: str, argv: Sequence[str], *, port: int, env: dict[str, str], ready_path: str, logs: Path
+) -> Service:
+    """Start ``argv`` and wait (up to 3 minutes) until ``ready_path`` answers."""
+    log = logs / f"{name}.log"
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    with log.open("wb") as out:
+        popen = subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    service = Service(name, popen, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited with {popen.returncode}; see {log}")
+        try:
+            if httpx.get(service.url + ready_path, timeout=2).status_code < 500:
+                return service
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    service.stop()
+    raise RuntimeError(f"{name} did not answer {ready_path} within 3 minutes; see {log}")
+
+
+def start_app(
+    name: str, *, chroma: Path, llm_url: str, model: str, logs: Path, **env: str
+) -> Service:
+    """``streaming-rag serve`` on ``chroma``, talking to the LLM at ``llm_url``."""
+    port = free_port()
+    settings = {
+        "RAG_CHROMA_PATH": str(chroma),
+        "RAG_LLM_BASE_URL": llm_url,
+        "RAG_LLM_MODEL": model,
+        "RAG_LLM_TEMPERATURE": "0",
+        "RAG_INDEX_SAMPLE_DOCS": "false",
+        **{f"RAG_{k.upper()}": v for k, v in env.items()},
+    }
+    argv = [str(VENV_BIN / "streaming-rag"), "serve", "--port", str(port)]
+    return start(name, argv, port=port, env=settings, ready_path="/health", logs=logs)
+
+
+def start_module(name: str, module: str, *, ready_path: str, logs: Path, **env: str) -> Service:
+    """``python -m module --port P``, for the scripted LLM and the baseline app."""
+    port = free_port()
+    argv = [sys.executable, "-m", module, "--port", str(port)]
+    return start(name, argv, port=port, env=env, ready_path=ready_path, logs=logs)
+
+
+@dataclass
+class StreamTiming:
+    """One typed-event stream as the client saw it (seconds from sending the request)."""
+
+    first_source: float | None = None
+    first_token: float | None = None
+    end: float = 0.0
+    tokens: int = 0
+    events: int = 0
+    error: str | None = None
+    done: dict[str, Any] = field(default_factory=dict)
+
+
+async def read_rag_sse(
+    client: httpx.AsyncClient, body: dict[str, Any], *, keep_done: bool = False
+) -> StreamTiming:
+    """POST /rag/sse and time it, parsing only what the timing needs (the client is cheap)."""
+    import json
+
+    timing = StreamTiming()
+    started = time.perf_counter()
+    kind = ""
+    try:
+        async with client.stream("POST", "/rag/sse", json=body) as response:
+            if response.status_code != 200:
+                timing.error = f"HTTP {response.status_code}"
+                return timing
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                    timing.events += 1
+                    now = time.perf_counter() - started
+                    if kind == "source" and timing.first_source is None:
+                        timing.first_source = now
+                    elif kind == "token":
+                        timing.tokens += 1
+                        if timing.first_token is None:
+                            timing.first_token = now
+                elif line.startswith("data: ") and kind in ("done", "error"):
+                    data = json.loads(line[6:])
+                    if kind == "error":
+                        timing.error = data["code"]
+                    elif keep_done:
+                        timing.done = data
+    except httpx.HTTPError as exc:
+        timing.error = f"{type(exc).__name__}: {exc}"
+    timing.end = time.perf_counter() - started
+    return timing
+
+
+async def set_script(scripted: Service, *, tokens: int, rate: float) -> None:
+    """Tell the scripted LLM how many tokens to send per request, and how fast (0: at once)."""
+    async with httpx.AsyncClient(base_url=scripted.url) as client:
+        (await client.put("/script", json={"tokens": tokens, "rate": rate})).raise_for_status()
+
+
+def ms(values: Sequence[float]) -> list[float]:
+    return [v * 1000 for v in values]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """Median, p95, p99, min and count (p95/p99 by linear interpolation)."""
+    data = sorted(values)
+    if not data:
+        return {"n": 0, "p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+    q = [data[0]] * 99 if len(data) == 1 else statistics.quantiles(data, n=100, method="inclusive")
+    return {
+        "n": len(data),
+        "p50": statistics.median(data),
+        "p95": q[94],
+        "p99": q[98],
+        "min": data[0],
+    }
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def verdict(ok: bool, detail: str = "") -> str:
+    return ("**met**" if ok else "**missed**") + (f" ({detail})" if detail else "")
