@@ -39,12 +39,12 @@ run: install
 	$(VENV)/bin/streaming-rag serve
 
 test: install-test
-	$(VENV)/bin/ruff check app chains callbacks tests examples bench
+	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: install-test
-	$(VENV)/bin/ruff check app chains callbacks tests examples bench
+	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 
 # About 10 minutes; writes bench/report.md and the charts next to it.

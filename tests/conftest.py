@@ -22,6 +22,7 @@ from app.server import create_app
 from app.settings import Settings
 from chains.embeddings import build_embeddings
 from chains.ingest import build_splitter, index_documents
+from chains.store import build_chroma_client, build_vector_store
 
 TEST_MAX_TOKENS = 48
 """Short answers keep the suite fast; the model's behaviour does not depend on it."""
@@ -94,20 +95,28 @@ def settings(tmp_path: Path, local_llm: LocalModelServer) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def kb_settings(tmp_path_factory: pytest.TempPathFactory, local_llm: LocalModelServer) -> Settings:
-    """Settings of a collection holding the sample knowledge base, shared by the session."""
-    return make_settings(
+def kb_settings(
+    tmp_path_factory: pytest.TempPathFactory, local_llm: LocalModelServer, embeddings: Embeddings
+) -> Settings:
+    """Settings of a collection holding the sample knowledge base, shared by the session.
+
+    The collection is indexed here, so a test that builds its own app on these settings
+    finds the sources whether or not another test ran first.
+    """
+    settings = make_settings(
         chroma_path=tmp_path_factory.mktemp("kb") / "chroma",
         local_llm_port=local_llm.port,
         llm_max_tokens=TEST_MAX_TOKENS,
     )
+    client = build_chroma_client(path=settings.chroma_path)
+    store = build_vector_store(client, settings.collection, embeddings)
+    index_documents(store, load_sample_documents(), build_splitter())
+    return settings
 
 
 @pytest.fixture(scope="session")
 def kb_app(kb_settings: Settings, embeddings: Embeddings):
-    app = create_app(kb_settings, embeddings=embeddings)
-    index_documents(app.state.services.store, load_sample_documents(), build_splitter())
-    return app
+    return create_app(kb_settings, embeddings=embeddings)
 
 
 class ServerThread:
