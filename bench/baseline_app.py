@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from app.settings import Settings
 from chains.embeddings import build_embeddings
+from chains.events import cite_key
 from chains.prompt import RAG_PROMPT, format_sources
 from chains.store import build_chroma_client, build_vector_store
 
@@ -39,8 +40,8 @@ class Question(BaseModel):
 
 
 def _messages(question: str, documents: list[Document]) -> list[dict[str, str]]:
-    for rank, doc in enumerate(documents, start=1):
-        doc.metadata["cite"] = f"doc-{rank:03d}"
+    for rank, doc in enumerate(documents):
+        doc.metadata["cite"] = cite_key(rank)
     prompt = RAG_PROMPT.format_messages(context=format_sources(documents), question=question)
     roles = {"system": "system", "human": "user"}
     return [{"role": roles[m.type], "content": str(m.content)} for m in prompt]

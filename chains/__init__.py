@@ -1,7 +1,7 @@
 """LCEL building blocks: store, embeddings, retriever, prompt, model, chains, ingestion.
 
-Exports resolve lazily: ``callbacks`` imports ``chains.events``, and an eager import
-of ``chains.event_stream`` here would make that a cycle.
+Exports resolve lazily, so importing one light module (``chains.events``, which the
+callback handler needs) does not load the embedding model's libraries.
 """
 
 from __future__ import annotations
@@ -12,21 +12,24 @@ from typing import Any
 _WHERE = {
     "Citation": "chains.citations",
     "CitationTracker": "chains.citations",
+    "DocumentError": "chains.errors",
+    "Ingestor": "chains.ingest",
     "InputDocument": "chains.ingest",
+    "LocalModelServerError": "chains.errors",
     "RagEvent": "chains.events",
-    "RagEventStream": "chains.event_stream",
     "RagInput": "chains.rag",
     "RagOutput": "chains.rag",
     "ScoredRetriever": "chains.retriever",
-    "StreamRequest": "chains.event_stream",
+    "Source": "chains.events",
+    "StreamingRagError": "chains.errors",
     "build_chat_model": "chains.llm",
     "build_chroma_client": "chains.store",
     "build_embeddings": "chains.embeddings",
     "build_rag_chain": "chains.rag",
     "build_splitter": "chains.ingest",
     "build_vector_store": "chains.store",
-    "error_event_for": "chains.events",
-    "index_documents": "chains.ingest",
+    "cite_key": "chains.events",
+    "error_event_for": "chains.errors",
 }
 
 __all__ = sorted(_WHERE)

@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DEFAULT_KEY_PATTERN = r"doc[-_ ]?0*(\d{1,4})"
-"""One key inside a bracket; group 1 is the source number."""
+from chains.events import CITE_KEY_FORMAT
 
-DEFAULT_KEY_FORMAT = "doc-{:03d}"
+DEFAULT_KEY_PATTERN = r"doc[-_ ]?0*(\d{1,4})"
+"""One key inside a bracket, in any variant a model writes; group 1 is the source number."""
 
 _OPENERS = "[【"
 _CLOSERS = "]】"
@@ -49,7 +49,7 @@ class CitationTracker:
         sources: Mapping[str, str | None],
         *,
         key_pattern: str = DEFAULT_KEY_PATTERN,
-        key_format: str = DEFAULT_KEY_FORMAT,
+        key_format: str = CITE_KEY_FORMAT,
         max_bracket_chars: int = 80,
     ) -> None:
         if max_bracket_chars < 8:

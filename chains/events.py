@@ -1,17 +1,18 @@
 """The typed event protocol (DESIGN section 4): one model per event ``type``.
 
 This module imports nothing of ours, so the callback handler, the chains and the routes
-can all depend on it. :func:`error_event_for` is the one place where library exceptions
-become our error codes; a client only ever sees ``code``, ``message`` and ``retryable``,
-never exception text or a traceback.
+can all depend on it. It also owns the one description of a retrieved source: its
+citation key format (:func:`cite_key`), the metadata values a source may carry
+(:data:`MetadataValue`) and the mapping from a retrieved ``Document`` to a
+:class:`Source`, which is both an item of the RAG chain's ``sources`` and the payload of
+a ``source`` event.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-import httpx
-import openai
+from langchain_core.documents import Document
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,6 +20,17 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     model_serializer,
 )
+
+MetadataValue = str | int | float | bool
+"""A metadata value Chroma can store and filter on; metadata is flat."""
+
+CITE_KEY_FORMAT = "doc-{:03d}"
+"""How a source is cited: ``doc-001`` is the first source the retriever ranked."""
+
+
+def cite_key(rank: int) -> str:
+    """The citation key of the source at 0-based ``rank``: ``doc-001`` for the first."""
+    return CITE_KEY_FORMAT.format(rank + 1)
 
 
 class _Event(BaseModel):
@@ -33,8 +45,11 @@ class StatusEvent(_Event):
     message: str
 
 
-class SourceEvent(_Event):
-    """One retrieved chunk; all of them precede the first token."""
+class Source(_Event):
+    """One retrieved chunk: an item of the chain's ``sources`` and a ``source`` event.
+
+    All sources of an answer precede its first token.
+    """
 
     type: Literal["source"] = "source"
     index: int
@@ -44,6 +59,27 @@ class SourceEvent(_Event):
     content: str
     score: float = Field(ge=0.0, le=1.0)
     metadata: dict[str, Any]
+
+    @classmethod
+    def from_document(cls, doc: Document, index: int) -> Source:
+        """Describe a chunk the retriever annotated with ``score`` and ``cite`` metadata.
+
+        Example:
+            >>> Source.from_document(Document(page_content="...", id="faq:0",
+            ...     metadata={"doc_id": "faq", "score": 0.8, "cite": "doc-001"}), 0).cite
+            'doc-001'
+
+        """
+        meta = doc.metadata
+        return cls(
+            index=index,
+            id=doc.id,
+            doc_id=meta.get("doc_id"),
+            cite=meta["cite"],
+            content=doc.page_content,
+            score=meta["score"],
+            metadata={k: v for k, v in meta.items() if k not in ("score", "cite")},
+        )
 
 
 class TtftEvent(_Event):
@@ -101,36 +137,8 @@ class ErrorEvent(_Event):
     retryable: bool
 
 
-RagEvent = (
-    StatusEvent | SourceEvent | TtftEvent | TokenEvent | CitationEvent | DoneEvent | ErrorEvent
-)
+RagEvent = StatusEvent | Source | TtftEvent | TokenEvent | CitationEvent | DoneEvent | ErrorEvent
 """Every event of the answer stream."""
-
-
-def error_event_for(exc: BaseException) -> ErrorEvent:
-    """Map an exception raised while answering to a client-safe error event."""
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
-        return ErrorEvent(
-            code="llm_timeout", message="The language model timed out.", retryable=True
-        )
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-        return ErrorEvent(
-            code="llm_unavailable",
-            message="The language model server is unreachable or closed the stream.",
-            retryable=True,
-        )
-    if isinstance(exc, openai.RateLimitError):
-        return ErrorEvent(
-            code="llm_rate_limited", message="The language model is rate limited.", retryable=True
-        )
-    if isinstance(exc, openai.APIStatusError):
-        retryable = exc.status_code >= 500
-        return ErrorEvent(
-            code="llm_error" if retryable else "llm_rejected",
-            message=f"The language model answered HTTP {exc.status_code}.",
-            retryable=retryable,
-        )
-    return ErrorEvent(code="internal", message="The answer failed on the server.", retryable=False)
 
 
 class PipelineStartEvent(_Event):
@@ -179,5 +187,5 @@ class PipelineDoneEvent(_Event):
     elapsed_ms: float
 
 
-IngestEvent = PipelineStartEvent | DocStageEvent | DocErrorEvent | PipelineDoneEvent
-"""Every event of an ingestion run."""
+IngestEvent = PipelineStartEvent | DocStageEvent | DocErrorEvent | PipelineDoneEvent | ErrorEvent
+"""Every event of an ingestion run; ``error`` ends a run that failed as a whole."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
 from watchfiles import Change, DefaultFilter, awatch
 
-from chains.events import DocErrorEvent, DocStageEvent
-from chains.ingest import Ingestor, InputDocument, describe_validation_error
+from chains.errors import error_event_for
+from chains.events import DocErrorEvent, DocStageEvent, ErrorEvent
+from chains.ingest import Ingestor, InputDocument
 from chains.loaders import file_doc_id, is_supported, load_file
 
 
@@ -35,7 +35,8 @@ async def index_files(ingestor: Ingestor, files: Sequence[Path]) -> AsyncIterato
     """Load and index ``files``, yielding each one's result as it is known.
 
     A file that cannot be loaded (unsupported, unreadable, corrupt) fails on its own;
-    the others are still indexed.
+    the others are still indexed. When the run fails as a whole, every file not yet
+    reported fails with its reason.
     """
     loaded: list[InputDocument] = []
     paths: dict[str, Path] = {}
@@ -43,7 +44,7 @@ async def index_files(ingestor: Ingestor, files: Sequence[Path]) -> AsyncIterato
         try:
             doc = await asyncio.to_thread(load_file, path)
         except Exception as exc:  # any loader's failure is this file's failure only
-            yield FileResult(path, file_doc_id(path), "failed", error=_one_line(exc))
+            yield FileResult(path, file_doc_id(path), "failed", error=error_event_for(exc).message)
             continue
         loaded.append(doc)
         paths[doc.doc_id] = path
@@ -51,10 +52,13 @@ async def index_files(ingestor: Ingestor, files: Sequence[Path]) -> AsyncIterato
         return
     async for event in ingestor.run(loaded):
         if isinstance(event, DocStageEvent) and event.stage == "ready":
-            path = paths[event.doc_id]
+            path = paths.pop(event.doc_id)
             yield FileResult(path, event.doc_id, "indexed", event.num_chunks_indexed or 0)
         elif isinstance(event, DocErrorEvent) and event.doc_id in paths:
-            yield FileResult(paths[event.doc_id], event.doc_id, "failed", error=event.error)
+            yield FileResult(paths.pop(event.doc_id), event.doc_id, "failed", error=event.error)
+        elif isinstance(event, ErrorEvent):
+            for doc_id, path in paths.items():
+                yield FileResult(path, doc_id, "failed", error=event.message)
 
 
 class SupportedFilesFilter(DefaultFilter):
@@ -85,13 +89,3 @@ async def watch_files(
             yield FileResult(path, file_doc_id(path), "removed", removed)
         async for result in index_files(ingestor, [p for p in touched if p.exists()]):
             yield result
-
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: message`` for a failure, with the cause when the loader wrapped it."""
-    if isinstance(exc, ValidationError):
-        return describe_validation_error(exc)
-    text = f"{type(exc).__name__}: {exc}"
-    if exc.__cause__ is not None:
-        text += f" ({type(exc.__cause__).__name__}: {exc.__cause__})"
-    return " ".join(text.split())

@@ -4,6 +4,9 @@ Chunk ids are ``<doc_id>:<position>``, so re-indexing a document overwrites its 
 in place, and chunks past the new count are deleted in the same locked step. A document
 without an id gets one from the hash of its content, so the same text is stored once.
 Embedding (the slow part) runs outside the lock; only the Chroma writes hold it.
+
+:class:`Ingestor` is the one pipeline: ``POST /index``, ``/index/sse``, the CLI, the
+sample knowledge base at ``serve`` and the notebook all run it.
 """
 
 from __future__ import annotations
@@ -14,26 +17,26 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from chains.errors import IndexingError, error_event_for
 from chains.events import (
     DocErrorEvent,
     DocStageEvent,
     IngestEvent,
+    MetadataValue,
     PipelineDoneEvent,
     PipelineStartEvent,
 )
 
 MAX_DOCUMENT_CHARS = 2_000_000
 """Largest document accepted (about 500 pages of text); larger ones are refused."""
-
-MetadataValue = str | int | float | bool
 
 
 class InputDocument(BaseModel):
@@ -120,34 +123,13 @@ def collection_size(store: Chroma) -> int:
     return int(store._collection.count())
 
 
-def index_documents(
-    store: Chroma,
-    documents: Iterable[InputDocument],
-    splitter: RecursiveCharacterTextSplitter,
-    lock: threading.Lock | None = None,
-) -> dict[str, Any]:
-    """Index ``documents`` synchronously; returns a summary of chunk counts per id.
-
-    Example:
-        >>> index_documents(store, [InputDocument(id="faq", content="...")], build_splitter())
-        {'indexed': 1, 'chunks': {'faq': 1}}
-
-    """
-    chunks_per_doc: dict[str, int] = {}
-    for doc in documents:
-        chunks = chunk_document(doc, splitter)
-        vectors = store.embeddings.embed_documents([c.page_content for c in chunks])  # type: ignore[union-attr]
-        replace_document(store, doc.doc_id, chunks, vectors, lock)
-        chunks_per_doc[doc.doc_id] = len(chunks)
-    return {"indexed": len(chunks_per_doc), "chunks": chunks_per_doc}
-
-
 class Ingestor:
     """Index documents while streaming each one's progress as typed events.
 
     Per document: ``received`` → ``chunked`` → ``embedding`` → ``embedded`` →
     ``indexing`` → ``ready``, or ``doc_error`` with the reason; one bad document never
-    stops the others. A document is ``ready`` only after all its chunks are written.
+    stops the others. A document is ``ready`` only after all its chunks are written. A
+    failure of the run as a whole (the store is gone) ends it with one ``error`` event.
 
     Example:
         >>> ingestor = Ingestor(store, build_splitter(), lock=threading.Lock())
@@ -174,29 +156,25 @@ class Ingestor:
         """Yield the events of indexing ``documents`` (dicts or :class:`InputDocument`)."""
         started = time.perf_counter()
         indexed = failed = 0
-        yield PipelineStartEvent(total_docs=len(documents))
-        for index, raw in enumerate(documents):
-            raw_id = raw.get("id") if isinstance(raw, dict) else getattr(raw, "id", None)
-            try:
-                doc = raw if isinstance(raw, InputDocument) else InputDocument.model_validate(raw)
-            except ValidationError as exc:
-                failed += 1
-                yield DocErrorEvent(
-                    doc_id=raw_id if isinstance(raw_id, str) else None,
-                    index=index,
-                    error=describe_validation_error(exc),
-                )
-                continue
-            try:
-                async for event in self._index_one(doc, index):
-                    yield event
-                indexed += 1
-            except Exception as exc:  # one document's failure must not stop the run
-                failed += 1
-                yield DocErrorEvent(
-                    doc_id=doc.doc_id, index=index, error=f"{type(exc).__name__}: {exc}"
-                )
-        size = await asyncio.to_thread(collection_size, self.store)
+        try:
+            yield PipelineStartEvent(total_docs=len(documents))
+            for index, raw in enumerate(documents):
+                doc_id = _given_id(raw)
+                try:
+                    doc = InputDocument.model_validate(raw)
+                    doc_id = doc.doc_id
+                    async for event in self._index_one(doc, index):
+                        yield event
+                    indexed += 1
+                except Exception as exc:  # one document's failure must not stop the run
+                    failed += 1
+                    yield DocErrorEvent(
+                        doc_id=doc_id, index=index, error=error_event_for(exc).message
+                    )
+            size = await asyncio.to_thread(collection_size, self.store)
+        except Exception as exc:  # the run itself failed: one error event, then the end
+            yield error_event_for(exc)
+            return
         yield PipelineDoneEvent(
             indexed=indexed,
             failed=failed,
@@ -215,21 +193,24 @@ class Ingestor:
         chunks = chunk_document(doc, self.splitter)
         yield stage(stage="chunked", num_chunks=len(chunks))
         yield stage(stage="embedding", num_chunks=len(chunks))
-        vectors = await asyncio.to_thread(
-            self.embeddings.embed_documents, [c.page_content for c in chunks]
-        )
+        try:
+            vectors = await asyncio.to_thread(
+                self.embeddings.embed_documents, [c.page_content for c in chunks]
+            )
+        except Exception as exc:
+            raise IndexingError("the embedding model failed on this document") from exc
         yield stage(stage="embedded", dims=len(vectors[0]))
         yield stage(stage="indexing", num_chunks=len(chunks))
-        stale = await asyncio.to_thread(
-            replace_document, self.store, doc.doc_id, chunks, vectors, self.lock
-        )
+        try:
+            stale = await asyncio.to_thread(
+                replace_document, self.store, doc.doc_id, chunks, vectors, self.lock
+            )
+        except Exception as exc:
+            raise IndexingError("the vector store could not write this document") from exc
         yield stage(stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, naming the field: ``content: must not be empty``."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in err["loc"]) or "document"
-        problems.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(problems)
+def _given_id(raw: Any) -> str | None:
+    """The id a request gave a document that may not validate (for its ``doc_error``)."""
+    value = raw.get("id") if isinstance(raw, dict) else getattr(raw, "id", None)
+    return value if isinstance(value, str) else None

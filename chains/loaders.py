@@ -13,7 +13,10 @@ from pathlib import Path
 
 from langchain_community.document_loaders import BSHTMLLoader, PyPDFLoader, TextLoader
 from langchain_core.document_loaders import BaseLoader
+from pypdf.errors import PyPdfError
 
+from chains.errors import UnreadableFileError, UnsupportedFileError
+from chains.events import MetadataValue
 from chains.ingest import InputDocument
 
 
@@ -42,10 +45,6 @@ LOADERS: dict[str, Callable[[Path], BaseLoader]] = {
 """The loader for each supported file suffix (compared in lower case)."""
 
 
-class UnsupportedFileError(ValueError):
-    """The file's suffix has no loader."""
-
-
 def is_supported(path: Path) -> bool:
     """Whether ``path`` has a suffix we can load."""
     return path.suffix.lower() in LOADERS
@@ -59,9 +58,10 @@ def file_doc_id(path: Path) -> str:
 def load_file(path: Path) -> InputDocument:
     """Read ``path`` with the loader for its suffix into one :class:`InputDocument`.
 
-    Raises :class:`UnsupportedFileError` for an unknown suffix, ``OSError`` when the
-    file cannot be read, and pydantic's ``ValidationError`` when its text is empty or
-    too large; loader-specific errors (a corrupt PDF, bad UTF-8) pass through.
+    Raises :class:`~chains.errors.UnsupportedFileError` for an unknown suffix,
+    :class:`~chains.errors.UnreadableFileError` (saying why) when the file is missing or
+    its loader fails, and pydantic's ``ValidationError`` when its text is empty or too
+    large.
     """
     make_loader = LOADERS.get(path.suffix.lower())
     if make_loader is None:
@@ -70,19 +70,34 @@ def load_file(path: Path) -> InputDocument:
             f"unsupported file type {path.suffix!r} (supported: {supported})"
         )
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    pages = make_loader(path).load()
+        raise UnreadableFileError(f"no such file: {path}")
+    try:
+        pages = make_loader(path).load()
+    except Exception as exc:  # every loader's failure, said in our words
+        raise UnreadableFileError(_why_unreadable(path, exc)) from exc
     metadata = {
         key: value
         for page in pages[:1]
         for key, value in page.metadata.items()
-        if isinstance(value, str | int | float | bool) and key in ("title", "total_pages")
+        if isinstance(value, MetadataValue) and key in ("title", "total_pages")
     }
     return InputDocument(
         id=file_doc_id(path),
         content="\n\n".join(page.page_content for page in pages),
         metadata={**metadata, "source": str(path)},
     )
+
+
+def _why_unreadable(path: Path, exc: BaseException) -> str:
+    """The reason a loader failed; loaders wrap the real cause (``TextLoader`` does)."""
+    causes = [exc, *([exc.__cause__] if exc.__cause__ else [])]
+    if any(isinstance(c, UnicodeDecodeError) for c in causes):
+        return f"{path.name} is not UTF-8 text"
+    if any(isinstance(c, PyPdfError) for c in causes):
+        return f"{path.name} is not a readable PDF"
+    if any(isinstance(c, PermissionError) for c in causes):
+        return f"{path.name} cannot be read: permission denied"
+    return f"{path.name} could not be loaded as {path.suffix.lower()}"
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:

@@ -21,7 +21,9 @@ from langchain_core.runnables import (
     RunnablePick,
 )
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
+from chains.events import MetadataValue, Source
 from chains.prompt import RAG_PROMPT, format_sources
 from chains.retriever import ScoredRetriever
 
@@ -41,7 +43,7 @@ class RagInput(BaseModel):
 
     question: str = Field(..., description="The question to answer.", max_length=MAX_QUESTION_CHARS)
     k: int = Field(DEFAULT_K, ge=1, le=MAX_K, description="How many sources to retrieve.")
-    filter: dict[str, str | int | float | bool] = Field(
+    filter: dict[str, MetadataValue] = Field(
         default_factory=dict,
         description='Flat metadata equality filter, e.g. {"topic": "streaming"}; {} for none.',
     )
@@ -56,8 +58,9 @@ class RagInput(BaseModel):
     def _flat_mapping(cls, value: Any) -> Any:
         if value is None:
             return {}
-        scalar = (str, int, float, bool)
-        if not (isinstance(value, dict) and all(isinstance(v, scalar) for v in value.values())):
+        if not (
+            isinstance(value, dict) and all(isinstance(v, MetadataValue) for v in value.values())
+        ):
             raise ValueError(
                 "filter must be a flat mapping of metadata key to a string, number or boolean"
             )
@@ -75,26 +78,17 @@ M = TypeVar("M", bound=RagInput)
 
 
 def rag_input_model(default_k: int, base: type[M] = RagInput) -> type[M]:  # type: ignore[assignment]
-    """``base`` (:class:`RagInput` or a subclass) with ``k`` defaulting to ``default_k``."""
+    """``base`` (:class:`RagInput` or a subclass) with ``k`` defaulting to ``default_k``.
+
+    Only the default changes: the field's bounds, description and aliases stay the base's.
+    """
     if not 1 <= default_k <= MAX_K:
         raise ValueError(f"default_k must be in 1..{MAX_K}, got {default_k}")
-    k_field = Field(default_k, ge=1, le=MAX_K, description="How many sources to retrieve.")
+    k_field = FieldInfo.merge_field_infos(base.model_fields["k"], default=default_k)
     model: type[M] = create_model(
         base.__name__, __base__=base, __doc__=base.__doc__, k=(int, k_field)
     )
     return model
-
-
-class Source(BaseModel):
-    """One retrieved chunk as clients see it."""
-
-    index: int
-    id: str | None
-    doc_id: str | None
-    cite: str
-    content: str
-    score: float
-    metadata: dict[str, Any]
 
 
 class RagOutput(BaseModel):
@@ -102,20 +96,6 @@ class RagOutput(BaseModel):
 
     sources: list[Source] = Field(default_factory=list)
     answer: str = ""
-
-
-def source_from_document(doc: Document, index: int) -> dict[str, Any]:
-    """Describe a retrieved chunk (annotated by :class:`ScoredRetriever`) as a source."""
-    metadata = {k: v for k, v in doc.metadata.items() if k not in ("score", "cite")}
-    return {
-        "index": index,
-        "id": doc.id,
-        "doc_id": doc.metadata.get("doc_id"),
-        "cite": doc.metadata["cite"],
-        "content": doc.page_content,
-        "score": doc.metadata["score"],
-        "metadata": metadata,
-    }
 
 
 def build_rag_chain(
@@ -140,7 +120,8 @@ def build_rag_chain(
         )
 
     def to_sources(request: dict[str, Any]) -> list[dict[str, Any]]:
-        return [source_from_document(doc, i) for i, doc in enumerate(request["documents"])]
+        documents = request["documents"]
+        return [Source.from_document(doc, i).model_dump() for i, doc in enumerate(documents)]
 
     def to_context(request: dict[str, Any]) -> str:
         return format_sources(request["documents"])

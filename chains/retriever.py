@@ -3,8 +3,9 @@
 LangChain's ``VectorStoreRetriever`` drops scores, and the relevance-score path warns on
 negative cosine similarities. We ask Chroma for distances (cosine space) and store
 ``1 - distance``, clamped to 0..1, in ``metadata["score"]``. Each hit also gets
-``metadata["cite"]``, the rank-based key (``doc-001``...) the prompt tells the model to
-cite, so the callback handler, the prompt and the citation tracker all agree on it.
+``metadata["cite"]``, the rank-based key (:func:`~chains.events.cite_key`) the prompt
+tells the model to cite, so the callback handler, the prompt and the citation tracker
+all agree on it.
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
-MetadataFilter = Mapping[str, str | int | float | bool]
+from chains.events import MetadataValue, cite_key
+
+MetadataFilter = Mapping[str, MetadataValue]
 """A flat metadata equality filter, e.g. ``{"topic": "streaming", "year": 2024}``."""
-
-
-def cite_key(index: int) -> str:
-    """The citation key of the hit at 0-based rank ``index``: ``doc-001`` for the first."""
-    return f"doc-{index + 1:03d}"
 
 
 def chroma_where(filter: MetadataFilter | None) -> dict[str, Any] | None:
@@ -62,7 +60,10 @@ class ScoredRetriever(BaseRetriever):
     """A ``threading.Lock`` shared with ingestion, so a search never sees a half-replaced
     document; ``None`` when nothing writes concurrently."""
 
-    def _search(self, query: str, k: int | None, filter: MetadataFilter | None) -> list[Document]:
+    def _search(
+        self, query: str, k: int | None = None, filter: MetadataFilter | None = None
+    ) -> list[Document]:
+        """The ``k`` nearest chunks matching ``filter``, annotated; both hooks run this."""
         # Embed outside the lock: only the search must not interleave with a write, and
         # holding the lock through the model call would stall ingestion and other queries.
         vector = self.vectorstore.embeddings.embed_query(query)  # type: ignore[union-attr]
@@ -72,25 +73,16 @@ class ScoredRetriever(BaseRetriever):
             )
         return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
 
+    # LangChain passes per-call ``k`` and ``filter`` to these hooks as keyword options.
     def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        filter: MetadataFilter | None = None,
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **options: Any
     ) -> list[Document]:
-        return self._search(query, k, filter)
+        return self._search(query, **options)
 
     async def _aget_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: AsyncCallbackManagerForRetrieverRun,
-        k: int | None = None,
-        filter: MetadataFilter | None = None,
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **options: Any
     ) -> list[Document]:
-        return await run_in_executor(None, self._search, query, k, filter)
+        return await run_in_executor(None, self._search, query, **options)
 
 
 def _annotate(doc: Document, distance: float, rank: int) -> Document:

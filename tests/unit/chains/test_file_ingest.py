@@ -5,9 +5,10 @@ import threading
 
 import pytest
 
+from chains.errors import UnreadableFileError, UnsupportedFileError
 from chains.file_ingest import index_files, watch_files
 from chains.ingest import Ingestor, build_splitter, collection_size
-from chains.loaders import UnsupportedFileError, file_doc_id, load_file
+from chains.loaders import file_doc_id, load_file
 from chains.store import build_chroma_client, build_vector_store
 
 pytestmark = pytest.mark.anyio
@@ -70,6 +71,14 @@ def test_unsupported_suffix_is_refused_naming_the_supported_ones(tmp_path):
         load_file(path)
 
 
+def test_loader_failure_is_said_in_our_words_with_the_cause_kept(tmp_path):
+    path = tmp_path / "corrupt.pdf"
+    path.write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(UnreadableFileError, match=r"^corrupt\.pdf is not a readable PDF$") as info:
+        load_file(path)
+    assert info.value.__cause__ is not None
+
+
 def test_same_path_gives_same_id_and_different_paths_differ(tmp_path):
     assert file_doc_id(tmp_path / "a.txt") == file_doc_id(tmp_path / "." / "a.txt")
     assert file_doc_id(tmp_path / "a.txt") != file_doc_id(tmp_path / "b.txt")
@@ -94,9 +103,10 @@ async def test_bad_files_fail_alone_with_a_reason_and_good_ones_are_indexed(
 
     assert set(results) == set(files)
     assert {p for p, r in results.items() if r.status == "indexed"} == {good, pdf}
-    assert "content: must not be empty" in results[empty].error
-    assert results[corrupt].error and results[latin1].error
-    assert "no such file" in results[missing].error
+    assert results[empty].error == "content: must not be empty or whitespace"
+    assert results[corrupt].error == "corrupt.pdf is not a readable PDF"
+    assert results[latin1].error == "latin1.txt is not UTF-8 text"
+    assert results[missing].error == f"no such file: {missing}"
     assert collection_size(store) == 2
     assert chunks_of(store, pdf)[0][1].startswith("Cormorants")
 

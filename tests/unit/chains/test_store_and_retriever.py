@@ -2,8 +2,9 @@ import anyio
 import pytest
 from langchain_core.documents import Document
 
-from chains.ingest import InputDocument, build_splitter, collection_size, index_documents
-from chains.retriever import ScoredRetriever, chroma_where, cite_key
+from chains.events import cite_key
+from chains.ingest import Ingestor, InputDocument, build_splitter, collection_size
+from chains.retriever import ScoredRetriever, chroma_where
 from chains.store import build_chroma_client, build_vector_store
 
 
@@ -11,6 +12,16 @@ from chains.store import build_chroma_client, build_vector_store
 def store(tmp_path, embeddings):
     client = build_chroma_client(path=tmp_path / "chroma")
     return build_vector_store(client, "test", embeddings)
+
+
+@pytest.fixture
+def index(store, index_all):
+    """Index documents into ``store`` with the one pipeline; returns the run's summary."""
+
+    def run(documents, splitter=None):
+        return index_all(Ingestor(store, splitter or build_splitter()), documents)
+
+    return run
 
 
 DOCS = [
@@ -36,15 +47,15 @@ def test_chroma_collection_uses_cosine_space(store):
     assert store._collection.metadata["hnsw:space"] == "cosine"
 
 
-def test_document_added_to_chroma_is_found_by_similarity(store):
-    index_documents(store, DOCS, build_splitter())
+def test_document_added_to_chroma_is_found_by_similarity(store, index):
+    index(DOCS)
     hits = store.similarity_search("nearest neighbour graph index", k=1)
     assert hits[0].metadata["doc_id"] == "hnsw"
     assert hits[0].id == "hnsw:0"
 
 
-def test_retriever_scores_are_cosine_similarities_in_rank_order(store):
-    index_documents(store, DOCS, build_splitter())
+def test_retriever_scores_are_cosine_similarities_in_rank_order(store, index):
+    index(DOCS)
     docs = ScoredRetriever(vectorstore=store, k=3).invoke("streaming HTTP events")
     scores = [d.metadata["score"] for d in docs]
     assert docs[0].metadata["doc_id"] == "sse"
@@ -53,16 +64,16 @@ def test_retriever_scores_are_cosine_similarities_in_rank_order(store):
     assert [d.metadata["cite"] for d in docs] == ["doc-001", "doc-002", "doc-003"]
 
 
-def test_retriever_filter_with_several_keys_matches_all_of_them(store):
-    index_documents(store, DOCS, build_splitter())
+def test_retriever_filter_with_several_keys_matches_all_of_them(store, index):
+    index(DOCS)
     retriever = ScoredRetriever(vectorstore=store, k=3)
     docs = retriever.invoke("anything", filter={"topic": "streaming", "year": 2024})
     assert [d.metadata["doc_id"] for d in docs] == ["sse"]
     assert retriever.invoke("anything", filter={"topic": "streaming", "year": 2023}) == []
 
 
-def test_retriever_async_path_takes_per_call_k(store):
-    index_documents(store, DOCS, build_splitter())
+def test_retriever_async_path_takes_per_call_k(store, index):
+    index(DOCS)
     retriever = ScoredRetriever(vectorstore=store, k=3)
 
     async def run() -> list[Document]:
@@ -71,22 +82,21 @@ def test_retriever_async_path_takes_per_call_k(store):
     assert len(anyio.run(run)) == 1
 
 
-def test_reindexing_with_fewer_chunks_leaves_no_stale_chunk(store):
+def test_reindexing_with_fewer_chunks_leaves_no_stale_chunk(store, index):
     long = InputDocument(id="guide", content="\n\n".join(f"Paragraph {i}. " * 20 for i in range(6)))
     splitter = build_splitter(chunk_size=300, chunk_overlap=0)
-    first = index_documents(store, [long], splitter)["chunks"]["guide"]
+    index([long], splitter)
+    first = len(store.get(where={"doc_id": "guide"})["ids"])
     short = InputDocument(id="guide", content="Just one short paragraph now.")
-    index_documents(store, [short], splitter)
+    index([short], splitter)
     assert first > 1
     assert store.get(where={"doc_id": "guide"})["ids"] == ["guide:0"]
     assert collection_size(store) == 1
 
 
-def test_same_content_without_id_is_stored_once(store):
+def test_same_content_without_id_is_stored_once(store, index):
     doc = InputDocument(content="Identical text, indexed twice.")
-    index_documents(
-        store, [doc, InputDocument(content="Identical text, indexed twice.")], build_splitter()
-    )
+    index([doc, InputDocument(content="Identical text, indexed twice.")])
     assert collection_size(store) == 1
 
 
