@@ -17,8 +17,8 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 from app.settings import Settings
+from callbacks import RagEventStream
 from chains.embeddings import build_embeddings
-from chains.event_stream import RagEventStream
 from chains.ingest import Ingestor, build_splitter
 from chains.llm import build_chat_model
 from chains.rag import build_rag_chain
@@ -32,7 +32,6 @@ class Services:
 
     settings: Settings
     embeddings: Embeddings
-    embedding_dims: int | None
     chroma: ClientAPI
     store: Chroma
     retriever: ScoredRetriever
@@ -60,9 +59,9 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
             api_key=api_key,
             base_url=settings.llm_base_url,
         )
-    # Warm the local model (its first call is slow) and learn its size; remote
-    # embeddings are left alone, since a call costs money.
-    dims = len(embeddings.embed_query("warm-up")) if settings.embeddings == "local" else None
+    # Warm the local model, whose first call is slow; a remote call would cost money.
+    if settings.embeddings == "local":
+        embeddings.embed_query("warm-up")
     chroma = build_chroma_client(
         path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
     )
@@ -81,7 +80,6 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
     return Services(
         settings=settings,
         embeddings=embeddings,
-        embedding_dims=dims,
         chroma=chroma,
         store=store,
         retriever=retriever,

@@ -1,5 +1,10 @@
-"""The async callback handler that turns chain callbacks into typed events on a bounded queue."""
+"""One answer's event queue: the handler that fills it and the runnable that drains it.
 
+The runnable (:class:`RagEventStream`) is what LangServe serves at ``/rag/events`` and
+what ``/rag/sse`` iterates.
+"""
+
+from callbacks.event_stream import RagEventStream, StreamRequest
 from callbacks.queue_handler import QueueCallbackHandler
 
-__all__ = ["QueueCallbackHandler"]
+__all__ = ["QueueCallbackHandler", "RagEventStream", "StreamRequest"]

@@ -10,7 +10,7 @@ Rules it keeps:
 - Never drops an event. Empty deltas (``""``, sent at the end of an OpenAI-style stream)
   carry no text and are not events.
 
-Cancellation, which task cancels which (see :mod:`chains.event_stream`): the consumer
+Cancellation, which task cancels which (see :mod:`callbacks.event_stream`): the consumer
 (the SSE route's generator or LangServe's stream) owns the producer task that runs the
 chain. When the client goes away, the consumer is cancelled and cancels the producer in
 its ``finally``. That cancellation reaches the hook blocked on ``queue.put`` or the
@@ -30,7 +30,8 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 
-from chains.events import RagEvent, SourceEvent, StatusEvent, TokenEvent, error_event_for
+from chains.errors import error_event_for
+from chains.events import RagEvent, Source, StatusEvent, TokenEvent
 
 
 class QueueCallbackHandler(AsyncCallbackHandler):
@@ -50,7 +51,7 @@ class QueueCallbackHandler(AsyncCallbackHandler):
             raise ValueError("the event queue must be bounded (maxsize > 0)")
         self.queue = queue
         self.stream_sources = stream_sources
-        self.sources: list[SourceEvent] = []
+        self.sources: list[Source] = []
         self.retrieval_ms: float | None = None
         self.failed = False
         self._retrieval_started: float | None = None
@@ -68,16 +69,7 @@ class QueueCallbackHandler(AsyncCallbackHandler):
         if self._retrieval_started is not None:
             self.retrieval_ms = (time.perf_counter() - self._retrieval_started) * 1000
         for index, doc in enumerate(documents):
-            meta = doc.metadata
-            source = SourceEvent(
-                index=index,
-                id=doc.id,
-                doc_id=meta.get("doc_id"),
-                cite=meta["cite"],
-                content=doc.page_content,
-                score=meta["score"],
-                metadata={k: v for k, v in meta.items() if k not in ("score", "cite")},
-            )
+            source = Source.from_document(doc, index)
             self.sources.append(source)
             if self.stream_sources:
                 await self.queue.put(source)

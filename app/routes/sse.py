@@ -1,14 +1,14 @@
 """``POST /rag/sse`` and ``GET /rag/sse``: the typed event stream over server-sent events.
 
-Both iterate the same :class:`~chains.event_stream.RagEventStream` that LangServe serves
-at ``/rag/events``. The request is validated before the stream starts (422 with the
-field named); once it has started, a failure is one ``error`` event, then the end.
+Both iterate the ``astream()`` of the same :class:`~callbacks.event_stream.RagEventStream`
+that LangServe serves at ``/rag/events``, so both doors keep its guarantee: the request
+is validated before the stream starts (422 with the field named); once it has started,
+a failure is one ``error`` event, then the end.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -18,8 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from app.deps import ServicesDep
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
-from chains.event_stream import RagEventStream, StreamRequest
-from chains.events import RagEvent, error_event_for
+from callbacks import RagEventStream, StreamRequest
 
 router = APIRouter(prefix="/rag", tags=["streaming"])
 
@@ -72,16 +71,5 @@ def _respond(stream: RagEventStream, body: Any) -> EventSourceResponse:
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
     return EventSourceResponse(
-        encode(_ending_in_error_on_failure(stream.events(request))),
-        headers=SSE_HEADERS,
-        ping=PING_SECONDS,
+        encode(stream.astream(request)), headers=SSE_HEADERS, ping=PING_SECONDS
     )
-
-
-async def _ending_in_error_on_failure(events: AsyncIterator[RagEvent]) -> AsyncIterator[RagEvent]:
-    """Turn a failure of the stream itself into its last event, not a cut connection."""
-    try:
-        async for event in events:
-            yield event
-    except Exception as exc:
-        yield error_event_for(exc)

@@ -4,7 +4,10 @@ One object, two doors: LangServe mounts it at ``/rag/events`` (so
 ``RemoteRunnable(".../rag/events").astream(...)`` yields these events) and the SSE route
 iterates the same object's ``astream()``. Order of a good stream: ``status`` →
 every ``source`` → ``status`` → ``ttft`` → ``token``/``citation`` interleaved → ``done``.
-A failure ends the stream with exactly one ``error`` event instead of ``done``.
+
+The error guarantee lives here, so both doors get it: input that does not validate
+raises before the first event (the routes turn that into a 422); once the stream has
+started, any failure ends it with exactly one ``error`` event instead of ``done``.
 
 Tasks: ``astream`` (the consumer) starts one producer task that runs the chain with a
 :class:`~callbacks.queue_handler.QueueCallbackHandler`. The consumer always cancels and
@@ -22,10 +25,11 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field
 
 from callbacks.queue_handler import QueueCallbackHandler
 from chains.citations import CitationTracker
+from chains.errors import error_event_for
 from chains.events import (
     CitationEvent,
     DoneEvent,
@@ -35,26 +39,30 @@ from chains.events import (
     StatusEvent,
     TokenEvent,
     TtftEvent,
-    error_event_for,
 )
-from chains.rag import RagInput, rag_input_model
+from chains.rag import DEFAULT_K, MAX_K, MAX_QUESTION_CHARS, RagInput, rag_input_model
 
 
 class StreamRequest(RagInput):
-    """A RAG question plus stream options; ``query``/``n_results`` alias ``question``/``k``."""
+    """A RAG question plus stream options; ``query``/``n_results`` alias ``question``/``k``.
 
+    The aliases are the names notebook-style clients (and Chroma's own API) use.
+    """
+
+    question: str = Field(
+        ...,
+        description="The question to answer.",
+        max_length=MAX_QUESTION_CHARS,
+        validation_alias=AliasChoices("question", "query"),
+    )
+    k: int = Field(
+        DEFAULT_K,
+        ge=1,
+        le=MAX_K,
+        description="How many sources to retrieve.",
+        validation_alias=AliasChoices("k", "n_results"),
+    )
     stream_sources: bool = Field(True, description="Send the source events.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_aliases(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            aliases = {"query": "question", "n_results": "k"}
-            for alias, name in aliases.items():
-                if alias in data and name not in data:
-                    data = {**data, name: data[alias]}
-                data = {k: v for k, v in data.items() if k != alias}
-        return data
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,8 @@ class _Finished:
     error: BaseException | None = None
 
 
-class RagEventStream(Runnable[Any, dict[str, Any]]):
-    """Yield the typed events of one answer as JSON-ready dicts.
+class RagEventStream(Runnable[Any, RagEvent]):
+    """Yield the typed events of one answer.
 
     Example:
         >>> events = RagEventStream(rag_chain, maxsize=256, default_k=4)
@@ -90,9 +98,9 @@ class RagEventStream(Runnable[Any, dict[str, Any]]):
         return self.input_model
 
     @property
-    def OutputType(self) -> type[dict[str, Any]]:
-        """Each streamed item is one event as a JSON-ready dict."""
-        return dict
+    def OutputType(self) -> Any:
+        """Each streamed item is one typed event."""
+        return RagEvent
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Not supported: the events only make sense streamed (use ``astream``)."""
@@ -100,24 +108,31 @@ class RagEventStream(Runnable[Any, dict[str, Any]]):
 
     async def ainvoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
+    ) -> RagEvent:
         """Run to the end and return the last event (``done`` or ``error``)."""
-        last: dict[str, Any] = {}
-        async for event in self.astream(input, config, **kwargs):
-            last = event
-        return last
+        events = [event async for event in self.astream(input, config, **kwargs)]
+        return events[-1]
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Yield each event as a dict, in protocol order (see the module docstring)."""
-        async for event in self.events(self.input_model.model_validate(input), config):
-            yield event.model_dump()
-
-    async def events(
-        self, request: StreamRequest, config: RunnableConfig | None = None
     ) -> AsyncIterator[RagEvent]:
-        """Yield the typed events of one answer to ``request`` (already validated)."""
+        """Yield each event in protocol order; a failure is one last ``error`` event.
+
+        Raises:
+            pydantic.ValidationError: ``input`` is not a valid request (before any event).
+
+        """
+        request = self.input_model.model_validate(input)
+        try:
+            async for event in self._events(request, config):
+                yield event
+        except Exception as exc:  # the stream has started: end it with one error event
+            yield error_event_for(exc)
+
+    async def _events(
+        self, request: StreamRequest, config: RunnableConfig | None
+    ) -> AsyncIterator[RagEvent]:
+        """The events of one answer; a failure reported by the chain ends them."""
         started = time.perf_counter()
         queue: asyncio.Queue[RagEvent | _Finished] = asyncio.Queue(maxsize=self.maxsize)
         handler = QueueCallbackHandler(queue, stream_sources=request.stream_sources)  # type: ignore[arg-type]
