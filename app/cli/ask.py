@@ -1,0 +1,88 @@
+"""``streaming-rag ask "question" [-k N] [--url URL]``: one answer on the terminal.
+
+Sources first, the answer as it streams, then citations and metrics. In process it
+iterates the same event runnable the server does; with ``--url`` it reads a running
+server's ``/rag/sse`` and parses each event back into its typed model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+from rich.console import Console
+from rich.markup import escape
+
+from app.cli.serve import model_server
+from app.settings import Settings
+from chains.events import RagEvent
+
+_EVENT = TypeAdapter[RagEvent](Annotated[RagEvent, Field(discriminator="type")])
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question; exit status 1 when the stream ended in an ``error`` event."""
+    request: dict[str, object] = {"question": args.question}
+    if args.k:
+        request["k"] = args.k
+    if args.url:
+        return asyncio.run(_print_events(read_remote_events(args.url, request)))
+    from app.services import build_services
+
+    settings = Settings()
+    with model_server(settings):
+        stream = build_services(settings).event_stream
+        return asyncio.run(_print_events(stream.astream(request)))
+
+
+async def read_remote_events(url: str, request: dict[str, object]) -> AsyncIterator[RagEvent]:
+    """The typed events of ``POST {url}/rag/sse``."""
+    import httpx
+    from httpx_sse import aconnect_sse
+
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        async with aconnect_sse(client, "POST", "/rag/sse", json=request) as source:
+            if source.response.status_code != 200:
+                await source.response.aread()
+                raise SystemExit(
+                    f"error: HTTP {source.response.status_code}: {source.response.text}"
+                )
+            async for sse in source.aiter_sse():
+                # httpx-sse 0.4 turns each ping comment into an empty "message" event once
+                # an id has been seen; the SSE spec (and browsers) dispatch nothing there.
+                if sse.data:
+                    yield _EVENT.validate_json(sse.data)
+
+
+async def _print_events(events: AsyncIterator[RagEvent]) -> int:
+    """Render the event stream on the terminal; exit status 1 when it ended in error."""
+    out = Console(highlight=False)
+    async for event in events:
+        if event.type == "source":
+            where = event.metadata.get("source", event.doc_id)
+            out.print(
+                f"[bold]{escape('[' + event.cite + ']')}[/bold] {event.score:.2f} "
+                f"{escape(str(where))}"
+            )
+        elif event.type == "ttft":
+            out.print()
+        elif event.type == "token":
+            out.print(event.content, end="", markup=False)
+        elif event.type == "error":
+            retry = " (retryable)" if event.retryable else ""
+            out.print(f"\n[red]error {event.code}:[/red] {escape(event.message)}{retry}")
+            return 1
+        elif event.type == "done":
+            marks = [f"[green]{c} ✓[/green]" for c in event.cited]
+            marks += [f"[red]{c} ✗ not retrieved[/red]" for c in event.invalid_citations]
+            out.print("\n\ncited: " + (", ".join(marks) or "none"))
+            m = event.metrics
+            out.print(
+                f"[dim]retrieval {m.retrieval_ms} ms · first source {m.ttfs_ms} ms · "
+                f"first token {m.ttft_ms} ms · {m.token_count} tokens at "
+                f"{m.tokens_per_sec} tok/s · total {m.total_ms} ms[/dim]"
+            )
+    return 0

@@ -1,0 +1,107 @@
+"""``streaming-rag ingest PATH... [--watch]``: files into the index, with progress."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from app.cli._console import console
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.services import Services
+    from chains.file_ingest import FileResult
+
+SUMMARY_ROWS = 50
+"""Above this many files the summary lists only failures, plus the totals."""
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Index files (text, Markdown, HTML, PDF); with ``--watch``, keep following them.
+
+    Exits non-zero when any file failed; a watch ends with Ctrl-C.
+    """
+    from app.services import build_services
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the summary reports a bad PDF once
+    paths = [Path(p) for p in args.paths]
+    if args.watch and (missing := [str(p) for p in paths if not p.exists()]):
+        console.print(f"[red]error:[/red] cannot watch what does not exist: {', '.join(missing)}")
+        return 2
+    services = build_services(Settings())
+    try:
+        return asyncio.run(_ingest(paths, services, watch=args.watch))
+    except KeyboardInterrupt:
+        console.print("stopped watching")
+        return 0
+
+
+async def _ingest(paths: list[Path], services: Services, *, watch: bool) -> int:
+    """Index what is there now with a progress bar and summary, then follow if asked."""
+    from chains.file_ingest import index_files, watch_files
+    from chains.ingest import collection_size
+    from chains.loaders import LOADERS, find_files
+
+    files = find_files(paths)
+    if not files and not watch:
+        console.print(f"no supported files found (supported: {', '.join(sorted(LOADERS))})")
+        return 1
+    results: list[FileResult] = []
+    started = time.perf_counter()
+    if files:
+        with Progress(console=console) as progress:
+            task = progress.add_task("indexing", total=len(files))
+            async for result in index_files(services.ingestor, files):
+                results.append(result)
+                progress.advance(task)
+        elapsed = time.perf_counter() - started
+        console.print(_summary_table(results, collection_size(services.store), elapsed))
+    if watch:
+        console.print(f"watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop)")
+        async for result in watch_files(paths, services.ingestor):
+            console.print(_result_line(result))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _summary_table(results: list[FileResult], size: int, elapsed_s: float) -> Table:
+    """One row per file (or per failure, for big runs) and the run's totals."""
+    indexed = [r for r in results if r.status == "indexed"]
+    failed = [r for r in results if r.status == "failed"]
+    chunks = sum(r.num_chunks for r in indexed)
+    table = Table(
+        title=f"indexed {len(indexed)}, failed {len(failed)}",
+        caption=(
+            f"{chunks} chunks in {elapsed_s:.1f} s ({chunks / max(elapsed_s, 1e-9):.0f} chunks/s);"
+            f" collection size {size}"
+        ),
+    )
+    for column in ("file", "status", "chunks", "error"):
+        table.add_column(column, overflow="fold")
+    for r in sorted(results if len(results) <= SUMMARY_ROWS else failed, key=lambda r: r.path):
+        colour = "green" if r.status == "indexed" else "red"
+        table.add_row(
+            escape(str(r.path)),
+            f"[{colour}]{r.status}[/{colour}]",
+            str(r.num_chunks),
+            escape(r.error),
+        )
+    return table
+
+
+def _result_line(result: FileResult) -> str:
+    """A watch-mode log line."""
+    if result.status == "failed":
+        return f"[red]failed[/red]  {escape(str(result.path))}: {escape(result.error)}"
+    colour = "green" if result.status == "indexed" else "yellow"
+    return (
+        f"[{colour}]{result.status}[/{colour}] {escape(str(result.path))} "
+        f"({result.num_chunks} chunks)"
+    )

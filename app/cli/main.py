@@ -1,0 +1,58 @@
+"""The ``streaming-rag`` command: serve, llm, ingest, ask.
+
+``serve`` starts the local model server when no LLM endpoint is configured, indexes
+the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
+both processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from app.cli._console import console
+from app.cli.ask import cmd_ask
+from app.cli.ingest import cmd_ingest
+from app.cli.serve import cmd_llm, cmd_serve
+from chains.errors import StreamingRagError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, one sub-command per job."""
+    parser = argparse.ArgumentParser(prog="streaming-rag", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API (and the local model server)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    commands.add_parser("llm", help="run only the local model server").set_defaults(func=cmd_llm)
+    ingest = commands.add_parser("ingest", help="index .txt, .md, .html and .pdf files")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file or a directory")
+    ingest.add_argument(
+        "--watch", action="store_true", help="then re-index changes and drop deleted files"
+    )
+    ingest.set_defaults(func=cmd_ingest)
+    ask = commands.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None)
+    ask.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
+    ask.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``streaming-rag`` console script."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StreamingRagError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

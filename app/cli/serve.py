@@ -1,0 +1,120 @@
+"""``streaming-rag serve`` and ``streaming-rag llm``: the API and the local model server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.progress import Progress
+
+from app.cli._console import console
+from app.llm_server import LocalModelServer
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.services import Services
+    from chains.ingest import Ingestor, InputDocument
+
+
+@contextmanager
+def model_server(settings: Settings) -> Iterator[None]:
+    """Run the local model server for the duration of the block, if settings need it."""
+    if not settings.uses_local_llm:
+        console.print(f"LLM: {settings.llm_model} at {settings.effective_llm_base_url}")
+        yield
+        return
+    log_path = settings.chroma_path.parent / "llm-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    server = LocalModelServer(
+        port=settings.local_llm_port,
+        threads=settings.local_llm_threads,
+        n_ctx=settings.local_llm_ctx,
+        log_path=log_path,
+    )
+    with console.status("starting the local model server (SmolLM2-135M, llama.cpp)..."):
+        server.start()
+    console.print(
+        f"LLM: local model server at {server.base_url} "
+        f"(loaded in {server.load_seconds:.1f} s, log: {log_path})"
+    )
+    try:
+        yield
+    finally:
+        server.stop()
+        console.print("LLM: local model server stopped")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the API (and the local model server when needed)."""
+    import uvicorn
+
+    from app.server import create_app
+
+    settings = Settings(**_overrides(args))
+    app = create_app(settings)
+    _index_sample_docs_if_empty(app.state.services)
+    with model_server(settings):
+        base = f"http://{settings.host}:{settings.port}"
+        console.print(
+            f"page:       {base}/\nplayground: {base}/rag/playground/\n"
+            f"docs:       {base}/docs\nhealth:     {base}/health"
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_llm(args: argparse.Namespace) -> int:
+    """Run only the local model server, until Ctrl-C."""
+    settings = Settings(**_overrides(args))
+    if not settings.uses_local_llm:
+        console.print(
+            "an LLM endpoint is configured (RAG_LLM_BASE_URL or OPENAI_API_KEY); "
+            "no local server started"
+        )
+        return 0
+    try:
+        with model_server(settings):
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _index_sample_docs_if_empty(services: Services) -> None:
+    """Give a fresh install something to answer from, through the one ingestion pipeline."""
+    from app.knowledge_base import load_sample_documents
+    from chains.ingest import collection_size
+
+    if not services.settings.index_sample_docs or collection_size(services.store) > 0:
+        return
+    documents = load_sample_documents()
+    asyncio.run(_index_with_progress(services.ingestor, documents))
+
+
+async def _index_with_progress(ingestor: Ingestor, documents: list[InputDocument]) -> None:
+    """Run the pipeline under a progress bar; report each failure and the totals."""
+    with Progress(console=console) as progress:
+        task = progress.add_task("indexing the sample knowledge base", total=len(documents))
+        async for event in ingestor.run(documents):
+            if event.type == "doc_stage" and event.stage == "ready":
+                progress.advance(task)
+            elif event.type == "doc_error":
+                progress.advance(task)
+                console.print(f"[red]failed[/red] {event.doc_id}: {escape(event.error)}")
+            elif event.type == "error":
+                console.print(f"[red]error:[/red] {escape(event.message)}")
+            elif event.type == "pipeline_done":
+                console.print(
+                    f"indexed {event.indexed} sample documents "
+                    f"({event.collection_size} chunks, {event.failed} failed)"
+                )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given on the command line, which win over the environment."""
+    return {key: value for key in ("host", "port") if (value := getattr(args, key, None))}
