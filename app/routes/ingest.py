@@ -2,15 +2,16 @@
 
 Both run the same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
 anything starts (422); each document is then validated on its own, so a bad one
-becomes a ``doc_error`` and the others are indexed. Writes need the API key when
-``RAG_API_KEY`` is set.
+becomes a ``doc_error`` and the others are indexed. A failure of the run as a whole
+is the stream's one ``error`` event, or a 503/500 JSON error from ``POST /index``.
+Writes need the API key when ``RAG_API_KEY`` is set.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
@@ -48,7 +49,17 @@ async def index(body: IndexRequest, services: ServicesDep) -> dict[str, Any]:
             }
         elif event.type == "pipeline_done":
             summary = event.model_dump(exclude={"type"})
-    return {**summary, "documents": [outcomes[i] for i in sorted(outcomes)]}
+        elif event.type == "error":  # the run failed; say what was indexed before it did
+            raise HTTPException(
+                status_code=503 if event.retryable else 500,
+                detail={**event.model_dump(exclude={"type"}), "documents": _in_order(outcomes)},
+            )
+    return {**summary, "documents": _in_order(outcomes)}
+
+
+def _in_order(outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each document's outcome, in request order."""
+    return [outcomes[i] for i in sorted(outcomes)]
 
 
 @router.post("/index/sse", response_class=EventSourceResponse)

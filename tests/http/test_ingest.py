@@ -187,3 +187,42 @@ async def test_queries_during_reindexing_never_see_a_half_replaced_document(app,
 
     await asyncio.gather(query_loop(), reindex_loop())
     assert mixed == []
+
+
+def remove_the_collection(app) -> None:
+    """Delete the collection under the running app, as an operator's mistake would."""
+    services = app.state.services
+    services.chroma.delete_collection(services.settings.collection)
+
+
+async def test_index_sse_when_the_store_is_gone_ends_with_one_error_event(serve, app):
+    remove_the_collection(app)
+    with serve(app) as server:
+        events = await stream_index(server.url, [{"id": "heron", "content": "Herons wade."}])
+    types = [e["type"] for e in events]
+    assert types[0] == "pipeline_start" and types[-1] == "error"
+    assert types.count("error") == 1 and "pipeline_done" not in types
+    assert events[-1]["code"] == "store_error" and events[-1]["retryable"] is True
+    doc_error = next(e for e in events if e["type"] == "doc_error")
+    assert doc_error == {
+        "type": "doc_error",
+        "doc_id": "heron",
+        "index": 0,
+        "error": "the vector store could not write this document",
+    }
+
+
+async def test_index_when_the_store_is_gone_is_503_naming_each_document(app):
+    remove_the_collection(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        response = await c.post("/index", json={"documents": [{"id": "heron", "content": "x"}]})
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert detail["code"] == "store_error"
+    assert detail["documents"] == [
+        {
+            "doc_id": "heron",
+            "status": "error",
+            "error": "the vector store could not write this document",
+        }
+    ]
