@@ -6,6 +6,8 @@ Departures from ``llama_cpp.server`` defaults, measured on 2 cores (DESIGN secti
 - ``logits_all`` false: the default keeps an n_ctx x vocab float array.
 - ``interrupt_requests`` false: the default cuts off a stream that is already running
   when a new request arrives; we queue the new request behind the lock instead.
+- llama.cpp's extra CPU weight buffers off (AMX crashes here): see
+  :mod:`app.llama_cpp_launcher`, which starts the server.
 
 The child process gets ``PR_SET_PDEATHSIG`` so it dies with its parent, even on SIGKILL.
 """
@@ -27,13 +29,10 @@ from typing import Self
 import httpx
 
 from app.settings import LOCAL_MODEL_ALIAS
+from chains.errors import LocalModelServerError
 
 _PR_SET_PDEATHSIG = 1
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class LocalModelServerError(RuntimeError):
-    """The local model server could not be started."""
 
 
 def bundled_model_path() -> Path:
@@ -97,7 +96,7 @@ class LocalModelServer:
         return [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "app.llama_cpp_launcher",
             "--model",
             str(self.model_path),
             "--model_alias",
