@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,10 @@ from app.knowledge_base import load_sample_documents
 from app.llm_server import LocalModelServer
 from app.server import create_app
 from app.settings import Settings
+from bench.harness import free_port
 from chains.embeddings import build_embeddings
-from chains.ingest import build_splitter, index_documents
+from chains.events import PipelineDoneEvent
+from chains.ingest import Ingestor, InputDocument, build_splitter
 from chains.store import build_chroma_client, build_vector_store
 
 TEST_MAX_TOKENS = 48
@@ -49,12 +50,6 @@ def reset_sse_starlette_exit_event() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -110,8 +105,27 @@ def kb_settings(
     )
     client = build_chroma_client(path=settings.chroma_path)
     store = build_vector_store(client, settings.collection, embeddings)
-    index_documents(store, load_sample_documents(), build_splitter())
+    index_all(Ingestor(store, build_splitter()), load_sample_documents())
     return settings
+
+
+def index_all(ingestor: Ingestor, documents: Sequence[InputDocument]) -> PipelineDoneEvent:
+    """Run the ingestion pipeline from synchronous code; every document must be indexed."""
+
+    async def run() -> list[object]:
+        return [event async for event in ingestor.run(documents)]
+
+    events = asyncio.run(run())
+    done = events[-1]
+    assert isinstance(done, PipelineDoneEvent), f"ingestion failed: {done}"
+    assert done.failed == 0, [e for e in events if getattr(e, "type", "") == "doc_error"]
+    return done
+
+
+@pytest.fixture(name="index_all")
+def index_all_fixture():
+    """:func:`index_all`, for test modules (``tests`` is not an importable package)."""
+    return index_all
 
 
 @pytest.fixture(scope="session")
