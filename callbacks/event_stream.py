@@ -78,7 +78,7 @@ class RagEventStream(Runnable[Any, RagEvent]):
     Example:
         >>> events = RagEventStream(rag_chain, maxsize=256, default_k=4)
         >>> async for event in events.astream({"question": "What is SSE?"}):
-        ...     print(event["type"])  # status, source..., status, ttft, token..., done
+        ...     print(event.type)  # status, source..., status, ttft, token..., done
 
     """
 
@@ -110,8 +110,9 @@ class RagEventStream(Runnable[Any, RagEvent]):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> RagEvent:
         """Run to the end and return the last event (``done`` or ``error``)."""
-        events = [event async for event in self.astream(input, config, **kwargs)]
-        return events[-1]
+        async for event in self.astream(input, config, **kwargs):  # never empty: status first
+            last = event
+        return last
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any

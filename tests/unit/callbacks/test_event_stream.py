@@ -95,6 +95,12 @@ async def test_citation_event_follows_the_token_that_completed_it(retriever):
     assert stream[index - 1] == ("token", "[doc-002]")
 
 
+async def test_ainvoke_returns_the_done_event_with_the_model_text(retriever):
+    stream = RagEventStream(build_rag_chain(retriever, chat("Only this.")), maxsize=8)
+    done = await stream.ainvoke({"question": "What is SSE?", "k": 1})
+    assert done.type == "done" and done.answer == "Only this."
+
+
 async def test_stream_sources_false_sends_no_source_events(retriever):
     events = await events_for(chat("Answer."), retriever, stream_sources=False)
     assert "source" not in [e.type for e in events]
