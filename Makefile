@@ -9,13 +9,45 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install install-test run test lint bench clean
 
+# The local model engine: llama.cpp's own llama-server and llama-quantize, compiled once
+# per machine from the llama.cpp sources vendored in the llama-cpp-python sdist on PyPI,
+# and kept outside the clone so a fresh clone reuses them. The build is native to this
+# CPU (the cache key holds its flags) but without AMX: these VMs report AMX, and
+# llama.cpp's AMX path crashes on the first prompt here (SIGSEGV, measured 2026-11-25).
+LLAMA_CPP_PYTHON := 0.3.36
+ENGINE_CACHE ?= $(HOME)/.cache/streaming-rag
+CPU_KEY := $(shell grep -m1 '^flags' /proc/cpuinfo | md5sum | cut -c1-12)
+ENGINE := $(ENGINE_CACHE)/llama.cpp-$(LLAMA_CPP_PYTHON)-$(CPU_KEY)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+ENGINE_CMAKE := -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON \
+	-DCMAKE_C_FLAGS="$(NO_AMX)" -DCMAKE_CXX_FLAGS="$(NO_AMX)" \
+	-DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+$(ENGINE)/.built: | $(PY)
+	@command -v cmake >/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
+	rm -rf $(ENGINE).tmp && mkdir -p $(ENGINE).tmp/src
+	$(PIP) download --quiet --no-deps --no-binary :all: --dest $(ENGINE).tmp \
+		"llama-cpp-python==$(LLAMA_CPP_PYTHON)"
+	tar -xzf $(ENGINE).tmp/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz \
+		-C $(ENGINE).tmp/src --strip-components=1
+	cmake -S $(ENGINE).tmp/src/vendor/llama.cpp -B $(ENGINE).tmp/build $(ENGINE_CMAKE)
+	cmake --build $(ENGINE).tmp/build --target llama-server llama-quantize -j $$(nproc)
+	mkdir -p $(ENGINE)
+	cp $(ENGINE).tmp/build/bin/llama-server $(ENGINE).tmp/build/bin/llama-quantize $(ENGINE)/
+	rm -rf $(ENGINE).tmp
+	touch $@
+
+$(VENV)/bin/llama-server: $(ENGINE)/.built | $(PY)
+	cp $(ENGINE)/llama-server $(ENGINE)/llama-quantize $(VENV)/bin/
+
 # torch first, pinned: on this machine kind pip takes the CPU wheel from /opt/wheels;
 # letting a dependency pull torch would bring the CUDA build and its nvidia-* packages.
-$(VENV)/.installed: pyproject.toml | $(PY)
+$(VENV)/.installed: pyproject.toml $(VENV)/bin/llama-server | $(PY)
 	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e .
 	@if $(PIP) list 2>/dev/null | grep -i '^nvidia-'; then \

@@ -60,7 +60,10 @@ class Settings(BaseSettings):
 
     local_llm_port: int = Field(8081, ge=1, le=65535)
     local_llm_threads: int = Field(2, ge=1)
-    local_llm_ctx: int = Field(2048, ge=256)
+    local_llm_ctx: int = Field(2048, ge=256, description="context window per slot, in tokens")
+    local_llm_slots: int = Field(4, ge=1, le=32)
+    local_llm_quant: Literal["Q4_0", "Q8_0", "Q4_1"] = "Q4_0"
+    local_llm_model_path: Path | None = None
 
     top_k: int = Field(4, ge=1, le=20)
     queue_maxsize: int = Field(256, ge=1)
@@ -84,6 +87,8 @@ class Settings(BaseSettings):
                 f"RAG_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
                 f"RAG_CHUNK_SIZE ({self.chunk_size})"
             )
+        if self.local_llm_model_path is not None and not self.local_llm_model_path.is_file():
+            raise ValueError(f"RAG_LOCAL_LLM_MODEL_PATH is not a file: {self.local_llm_model_path}")
         if self.embeddings == "openai" and self.llm_api_key is None:
             raise ValueError("RAG_EMBEDDINGS=openai needs OPENAI_API_KEY (or RAG_LLM_API_KEY)")
         if self.llm_model is None:
@@ -94,6 +99,11 @@ class Settings(BaseSettings):
     def uses_local_llm(self) -> bool:
         """True when no LLM endpoint or key is configured, so we start our own server."""
         return self.llm_base_url is None and self.llm_api_key is None
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the service keeps its files: the embedded store's parent (``./data``)."""
+        return self.chroma_path.parent
 
     @property
     def local_llm_url(self) -> str:

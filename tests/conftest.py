@@ -17,6 +17,7 @@ from sse_starlette.sse import AppStatus
 
 from app.knowledge_base import load_sample_documents
 from app.llm_server import LocalModelServer
+from app.model_file import local_model_file
 from app.server import create_app
 from app.settings import Settings
 from bench.harness import free_port
@@ -69,9 +70,25 @@ def settings_factory() -> type[Settings]:
 
 
 @pytest.fixture(scope="session")
-def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelServer]:
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model as the default settings serve it, converted once per session."""
+    return local_model_file(make_settings().local_llm_quant, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def local_llm(
+    tmp_path_factory: pytest.TempPathFactory, local_model: Path
+) -> Iterator[LocalModelServer]:
+    """llama-server as ``serve`` starts it by default, for the whole session."""
     log = tmp_path_factory.mktemp("llm") / "llm-server.log"
-    with LocalModelServer(port=free_port(), log_path=log) as server:
+    defaults = make_settings()
+    with LocalModelServer(
+        model_path=local_model,
+        port=free_port(),
+        slots=defaults.local_llm_slots,
+        ctx_per_slot=defaults.local_llm_ctx,
+        log_path=log,
+    ) as server:
         yield server
 
 

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from app.cli._console import console
 from app.llm_server import LocalModelServer
+from app.model_file import local_model_file
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,18 +29,28 @@ def model_server(settings: Settings) -> Iterator[None]:
         console.print(f"LLM: {settings.llm_model} at {settings.effective_llm_base_url}")
         yield
         return
-    log_path = settings.chroma_path.parent / "llm-server.log"
+    log_path = settings.data_dir / "llm-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    model_path = settings.local_llm_model_path
+    if model_path is None:
+        with console.status(f"preparing SmolLM2-135M as {settings.local_llm_quant}..."):
+            model_path = local_model_file(
+                settings.local_llm_quant,
+                settings.data_dir / "models",
+                threads=settings.local_llm_threads,
+            )
     server = LocalModelServer(
+        model_path=model_path,
         port=settings.local_llm_port,
         threads=settings.local_llm_threads,
-        n_ctx=settings.local_llm_ctx,
+        slots=settings.local_llm_slots,
+        ctx_per_slot=settings.local_llm_ctx,
         log_path=log_path,
     )
-    with console.status("starting the local model server (SmolLM2-135M, llama.cpp)..."):
+    with console.status(f"starting llama-server ({model_path.name}, {server.slots} slots)..."):
         server.start()
     console.print(
-        f"LLM: local model server at {server.base_url} "
+        f"LLM: llama-server at {server.base_url}, {model_path.name}, {server.slots} slots "
         f"(loaded in {server.load_seconds:.1f} s, log: {log_path})"
     )
     try:

@@ -1,7 +1,9 @@
 """``GET /health``: what the service can do right now (collection, LLM, embedding model).
 
 Each dependency is checked for real on every call: the LLM server must answer, and the
-embedding model must embed a probe sentence.
+embedding model must embed a probe sentence. When the LLM is llama.cpp's
+``llama-server`` (the local engine, or one a user points at), its ``/props`` says how
+many parallel slots it has and which model file it serves.
 """
 
 from __future__ import annotations
@@ -27,27 +29,36 @@ async def health(services: ServicesDep) -> JSONResponse:
     """Report each dependency; 503 and ``degraded`` while the LLM or embeddings fail."""
     settings = services.settings
     base_url = settings.effective_llm_base_url or "https://api.openai.com/v1"
-    reachable, dims = await asyncio.gather(
-        _llm_reachable(base_url), _embedding_dims(services.embeddings)
-    )
-    healthy = reachable and dims is not None
+    llm, dims = await asyncio.gather(_llm_status(base_url), _embedding_dims(services.embeddings))
+    healthy = llm["reachable"] and dims is not None
     body: dict[str, Any] = {
         "status": "ok" if healthy else "degraded",
         "collection": {"name": settings.collection, "count": collection_size(services.store)},
-        "llm": {"base_url": base_url, "model": settings.llm_model, "reachable": reachable},
+        "llm": {"base_url": base_url, "model": settings.llm_model, **llm},
         "embeddings": {"provider": settings.embeddings, "loaded": dims is not None, "dims": dims},
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-async def _llm_reachable(base_url: str) -> bool:
-    """Whether the OpenAI-compatible server answers at all (any HTTP status counts)."""
+async def _llm_status(base_url: str) -> dict[str, Any]:
+    """Whether the OpenAI-compatible server answers, and the engine facts it publishes."""
+    status: dict[str, Any] = {"reachable": False, "engine": None, "slots": None, "model_file": None}
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
-            await client.get(f"{base_url}/models")
+            await client.get(f"{base_url}/models")  # any HTTP status means it is up
+            status["reachable"] = True
+            props = await client.get(f"{base_url.removesuffix('/v1')}/props")
     except httpx.HTTPError:
-        return False
-    return True
+        return status
+    try:
+        info = props.json() if props.status_code == 200 else {}
+    except ValueError:  # not llama.cpp: some other server's page
+        info = {}
+    if isinstance(info, dict) and "total_slots" in info:
+        status.update(
+            engine="llama-server", slots=info["total_slots"], model_file=info.get("model_path")
+        )
+    return status
 
 
 async def _embedding_dims(embeddings: Embeddings) -> int | None:
