@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.llm_server import LocalModelServer
+from app.model_file import local_model_file
 from app.settings import LOCAL_MODEL_ALIAS
-from bench import citations, ingestion, llm_overhead, stack_cost, ttfs
+from bench import citations, engine, ingestion, llm_overhead, quality, stack_cost, ttfs
 from bench.corpus import questions
 from bench.harness import Service, free_port, set_script, start_app, start_module
 from bench.report import Section, write_report
@@ -109,8 +110,18 @@ async def main(work: Path) -> list[Section]:
         app.stop()
         scripted.stop()
 
+        log("9. local engine: first token, four users, prompt reuse")
+        kb = await quality.knowledge_base(embeddings, work / "quality-kb")
+        sections.append(engine.section(await engine.run(work, logs, kb), OUT))
+
+        log("10. answer quality")
+        sections.append(quality.section(await quality.run(work, logs, kb, embeddings)))
+
         log("2, 3, 6. against the local model server")
-        with LocalModelServer(port=free_port(), log_path=logs / "llm-server.log") as llm:
+        default_model = local_model_file("Q4_0", work / "models")
+        with LocalModelServer(
+            model_path=default_model, port=free_port(), log_path=logs / "llm-server.log"
+        ) as llm:
             kb = start_app(
                 "app-kb",
                 chroma=work / "kb",
@@ -147,9 +158,9 @@ if __name__ == "__main__":
         raise
     elapsed = time.perf_counter() - t0
     settings = (
-        "all-MiniLM-L6-v2 (CPU, 2 threads), embedded Chroma (cosine), SmolLM2-135M-Instruct Q4_1 on "
-        f"llama.cpp (2 threads), `k=4` unless noted, temperature 0, max_tokens {MAX_TOKENS} for the "
-        "real model; uvicorn, one worker"
+        "all-MiniLM-L6-v2 (CPU, 2 threads), embedded Chroma (cosine), SmolLM2-135M-Instruct "
+        "converted to Q4_0 on llama.cpp's llama-server (2 threads, 4 slots) unless noted, `k=4` "
+        f"unless noted, temperature 0, max_tokens {MAX_TOKENS} for the real model; uvicorn, one worker"
     )
     write_report(
         OUT / "report.md",
