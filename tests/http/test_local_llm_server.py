@@ -44,6 +44,32 @@ def test_engine_is_the_build_installed_beside_this_python(local_llm):
     assert _llama_servers_on(local_llm.port), "the session's llama-server is not running"
 
 
+def test_engine_answers_inside_a_network_namespace_with_only_loopback(local_model):
+    """Nothing is fetched at run time: no route out, and the model still answers."""
+    script = textwrap.dedent(f"""
+        import subprocess
+        from pathlib import Path
+        from app.llm_server import LocalModelServer
+        from bench.harness import free_port
+        from chains.llm import build_chat_model
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        assert "default" not in routes, routes
+        with LocalModelServer(model_path=Path({str(local_model)!r}), port=free_port()) as s:
+            llm = build_chat_model(model="smollm2", base_url=s.base_url, max_tokens=8)
+            print("answer:", llm.invoke("Say hello.").content)
+    """)
+    run = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("answer: ") and len(run.stdout.strip()) > len("answer:")
+
+
 def test_chat_model_streams_several_chunks_from_local_server(local_llm):
     llm = build_chat_model(model="smollm2", base_url=local_llm.base_url, max_tokens=24)
 
