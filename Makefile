@@ -6,8 +6,6 @@ PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
-# Independent install steps run side by side; each one's output stays in one piece.
-MAKEFLAGS += --jobs=2 --output-sync=target
 
 .PHONY: install install-test run test lint bench clean
 
@@ -71,10 +69,15 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[test,bench]"
 	touch $@
 
-# The engine compile (CPU) and the Python install (mostly downloads) overlap.
-install: $(VENV)/.installed $(VENV)/bin/llama-server
+# The engine compile (CPU) and the Python install (mostly downloads) run side by side,
+# each one's output kept in one piece.
+PARALLEL := $(MAKE) --no-print-directory --jobs=2 --output-sync=target
 
-install-test: $(VENV)/.installed-test $(VENV)/bin/llama-server
+install:
+	@$(PARALLEL) $(VENV)/.installed $(VENV)/bin/llama-server
+
+install-test:
+	@$(PARALLEL) $(VENV)/.installed-test $(VENV)/bin/llama-server
 
 run: install
 	$(VENV)/bin/streaming-rag serve
@@ -88,8 +91,9 @@ lint: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 
-# About 10 minutes; writes bench/report.md and the charts next to it.
-bench: $(VENV)/.installed-bench $(VENV)/bin/llama-server
+# About 20 minutes; writes bench/report.md and the charts next to it.
+bench: install-test
+	@$(PARALLEL) $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:

@@ -118,9 +118,12 @@ async def main(work: Path) -> list[Section]:
         sections.append(quality.section(await quality.run(work, logs, kb, embeddings)))
 
         log("2, 3, 6. against the local model server")
+        # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent
+        # straight to the engine, which is only fair when both meet the same cached state;
+        # with several slots the two can land on different slots (section 9 covers slots).
         default_model = local_model_file("Q4_0", work / "models")
         with LocalModelServer(
-            model_path=default_model, port=free_port(), log_path=logs / "llm-server.log"
+            model_path=default_model, port=free_port(), slots=1, log_path=logs / "llm-server.log"
         ) as llm:
             kb = start_app(
                 "app-kb",

@@ -1,4 +1,4 @@
-"""Sections 2, 3 and 6, against the real local model server (llama.cpp + SmolLM2).
+"""Sections 2, 3 and 6, against the real local model server (llama-server, one slot).
 
 Each /rag/sse figure is paired with the same prompt sent straight to the same server,
 alternating, so both see the same cache state and the same machine noise.
