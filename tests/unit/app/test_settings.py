@@ -75,3 +75,12 @@ def test_settings_rag_llm_base_url_wins_over_openai_base_url(monkeypatch):
 def test_settings_with_invalid_values_name_the_setting(settings_factory, overrides, named):
     with pytest.raises(ValidationError, match=named):
         settings_factory(**overrides)
+
+
+def test_local_model_path_must_be_an_existing_file(tmp_path):
+    with pytest.raises(ValidationError, match="RAG_LOCAL_LLM_MODEL_PATH is not a file"):
+        Settings(_env_file=None, local_llm_model_path=tmp_path / "missing.gguf")
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(b"GGUF")
+    settings = Settings(_env_file=None, local_llm_model_path=model)
+    assert settings.local_llm_model_path == model and settings.local_llm_quant == "Q4_0"
