@@ -20,10 +20,13 @@ from app.settings import Settings
 from callbacks import RagEventStream
 from chains.embeddings import build_embeddings
 from chains.ingest import Ingestor, build_splitter
+from chains.keyword import KeywordRetriever
 from chains.llm import build_chat_model
-from chains.rag import build_rag_chain
+from chains.progressive import HybridRetriever, ProgressivePlan
+from chains.rag import build_answer_chain, build_rag_chain
 from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store
+from chains.widening import WideningRetriever
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Services:
     chroma: ClientAPI
     store: Chroma
     retriever: ScoredRetriever
+    keyword: KeywordRetriever
     llm: ChatOpenAI
     rag_chain: Runnable[Any, dict[str, Any]]
     event_stream: RagEventStream
@@ -68,6 +72,8 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
     store = build_vector_store(chroma, settings.collection, embeddings)
     write_lock = threading.Lock()  # ingestion writes vs. searches: no half-replaced docs
     retriever = ScoredRetriever(vectorstore=store, k=settings.top_k, lock=write_lock)
+    keyword = KeywordRetriever(vectorstore=store, k=settings.top_k, lock=write_lock)
+    widening = WideningRetriever(vector=retriever, keyword=keyword, min_score=settings.min_score)
     llm = build_chat_model(
         model=settings.llm_model or "",
         base_url=settings.effective_llm_base_url,
@@ -76,19 +82,33 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         max_tokens=settings.llm_max_tokens,
         timeout_s=settings.llm_timeout_s,
     )
-    rag_chain = build_rag_chain(retriever, llm, default_k=settings.top_k)
+    rag_chain = build_rag_chain(widening, llm, default_k=settings.top_k)
+    progressive = ProgressivePlan(
+        retriever=widening,
+        waves=[HybridRetriever(name="hybrid", vector=retriever, keyword=keyword)],
+        answer=build_answer_chain(llm),
+        first_k=settings.progressive_first_k,
+    )
     return Services(
         settings=settings,
         embeddings=embeddings,
         chroma=chroma,
         store=store,
         retriever=retriever,
+        keyword=keyword,
         llm=llm,
         rag_chain=rag_chain,
         ingestor=Ingestor(
-            store, build_splitter(settings.chunk_size, settings.chunk_overlap), lock=write_lock
+            store,
+            build_splitter(settings.chunk_size, settings.chunk_overlap),
+            lock=write_lock,
+            on_change=keyword.invalidate,
         ),
         event_stream=RagEventStream(
-            rag_chain, maxsize=settings.queue_maxsize, default_k=settings.top_k
+            rag_chain,
+            maxsize=settings.queue_maxsize,
+            default_k=settings.top_k,
+            progressive=progressive,
+            progressive_default=settings.progressive,
         ),
     )

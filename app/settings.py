@@ -18,6 +18,10 @@ LOCAL_MODEL_ALIAS = "smollm2"
 
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 
+MEASURED_MIN_SCORE = 0.3
+"""Where the bundled embedding model separates answerable from unanswerable questions
+(``python -m bench.retrieval``, README "Benchmarks")."""
+
 
 class Settings(BaseSettings):
     """Everything the service can be configured with.
@@ -66,6 +70,16 @@ class Settings(BaseSettings):
     local_llm_model_path: Path | None = None
 
     top_k: int = Field(4, ge=1, le=20)
+    min_score: float = Field(
+        MEASURED_MIN_SCORE,
+        ge=0.0,
+        le=1.0,
+        description="best cosine similarity under which the search widens; 0 never widens",
+    )
+    progressive: bool = Field(False, description="progressive context unless a request says")
+    progressive_first_k: int = Field(
+        1, ge=1, le=20, description="progressive: the draft is written from this many sources"
+    )
     queue_maxsize: int = Field(256, ge=1)
     chunk_size: int = Field(800, ge=50)
     chunk_overlap: int = Field(100, ge=0)

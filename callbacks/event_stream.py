@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,19 +27,24 @@ from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from pydantic import AliasChoices, Field
 
+from callbacks.progressive import Draft, Outcome, run_progressive
 from callbacks.queue_handler import QueueCallbackHandler
 from chains.citations import CitationTracker
-from chains.errors import error_event_for
+from chains.errors import StreamingRagError, error_event_for
 from chains.events import (
     CitationEvent,
+    ContextUpdateEvent,
     DoneEvent,
     ErrorEvent,
     Metrics,
     RagEvent,
+    ReviseEvent,
+    Source,
     StatusEvent,
     TokenEvent,
     TtftEvent,
 )
+from chains.progressive import ProgressivePlan
 from chains.rag import DEFAULT_K, MAX_K, MAX_QUESTION_CHARS, RagInput, rag_input_model
 
 
@@ -63,12 +68,18 @@ class StreamRequest(RagInput):
         validation_alias=AliasChoices("k", "n_results"),
     )
     stream_sources: bool = Field(True, description="Send the source events.")
+    progressive: bool = Field(
+        False,
+        description="Start from the best source at once and enrich the context in waves "
+        "(context_update, and revise when a wave changes it materially).",
+    )
 
 
 @dataclass(frozen=True)
 class _Finished:
-    """The producer's last word: the chain returned, or raised ``error``."""
+    """The producer's last word: the answer it finished, or the ``error`` it raised."""
 
+    outcome: Outcome | None = None
     error: BaseException | None = None
 
 
@@ -83,13 +94,24 @@ class RagEventStream(Runnable[Any, RagEvent]):
     """
 
     def __init__(
-        self, rag_chain: Runnable[Any, Any], *, maxsize: int = 256, default_k: int = 4
+        self,
+        rag_chain: Runnable[Any, Any],
+        *,
+        maxsize: int = 256,
+        default_k: int = 4,
+        progressive: ProgressivePlan | None = None,
+        progressive_default: bool = False,
     ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1 (a bounded queue), got {maxsize}")
+        if progressive_default and progressive is None:
+            raise ValueError("progressive_default needs a ProgressivePlan")
         self.rag_chain = rag_chain
         self.maxsize = maxsize
-        self.input_model = rag_input_model(default_k, base=StreamRequest)
+        self.progressive = progressive
+        self.input_model = rag_input_model(
+            default_k, base=StreamRequest, progressive=progressive_default
+        )
         self.name = "rag_events"
 
     @property
@@ -135,14 +157,14 @@ class RagEventStream(Runnable[Any, RagEvent]):
     ) -> AsyncIterator[RagEvent]:
         """The events of one answer; a failure reported by the chain ends them."""
         started = time.perf_counter()
-        queue: asyncio.Queue[RagEvent | _Finished] = asyncio.Queue(maxsize=self.maxsize)
-        handler = QueueCallbackHandler(queue, stream_sources=request.stream_sources)  # type: ignore[arg-type]
-        chain_input = {"question": request.question, "k": request.k, "filter": request.filter}
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.maxsize)
+        handler = QueueCallbackHandler(queue, stream_sources=request.stream_sources)
         producer = asyncio.create_task(
-            _produce(self.rag_chain, chain_input, _with_handler(config, handler), queue)
+            _produce(self._answer(request, config, handler, queue), queue)
         )
         metrics = _Clock(started)
         tracker: CitationTracker | None = None
+        drafted: Sequence[Source] | None = None  # progressive: the draft's sources
         answer: list[str] = []
         try:
             yield StatusEvent(phase="retrieving", message=f"searching for {request.k} sources")
@@ -152,17 +174,25 @@ class RagEventStream(Runnable[Any, RagEvent]):
                     if item.error is not None:
                         yield error_event_for(item.error)
                         return
+                    outcome = item.outcome
                     break
+                if isinstance(item, Draft):
+                    drafted, tracker, answer = item.sources, None, []
+                    continue
                 if isinstance(item, ErrorEvent):
                     yield item
                     return
                 if item.type == "source" and metrics.ttfs_ms is None:
                     metrics.ttfs_ms = metrics.now_ms()
-                if isinstance(item, TokenEvent):
+                elif isinstance(item, ContextUpdateEvent) and item.wave == item.total_waves:
+                    metrics.last_wave_ms = metrics.now_ms()
+                elif isinstance(item, ReviseEvent):
+                    metrics.revised = True
+                elif isinstance(item, TokenEvent):
                     if tracker is None:
-                        tracker = CitationTracker({s.cite: s.id for s in handler.sources})
-                        metrics.ttft_ms = metrics.now_ms()
-                        yield TtftEvent(ms=round(metrics.ttft_ms, 2))
+                        tracker = CitationTracker(_keys(drafted or handler.sources))
+                        if (ttft_ms := metrics.first_token()) is not None:
+                            yield TtftEvent(ms=round(ttft_ms, 2))
                     metrics.last_token = time.perf_counter()
                     answer.append(item.content)
                     yield item
@@ -175,34 +205,54 @@ class RagEventStream(Runnable[Any, RagEvent]):
                         )
                     continue
                 yield item
-            tracker = tracker or CitationTracker({s.cite: s.id for s in handler.sources})
+            tracker = tracker or CitationTracker(_keys(drafted or handler.sources))
             yield DoneEvent(
-                answer="".join(answer),
+                answer="".join(answer) if answer else (outcome.answer if outcome else ""),
                 cited=tracker.cited,
                 uncited=tracker.uncited,
                 invalid_citations=tracker.invalid,
                 metrics=metrics.summary(handler.retrieval_ms, len(answer)),
+                waves=outcome.waves if outcome else None,
             )
         finally:
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
 
+    async def _answer(
+        self,
+        request: StreamRequest,
+        config: RunnableConfig | None,
+        handler: QueueCallbackHandler,
+        queue: asyncio.Queue[Any],
+    ) -> Outcome:
+        """Run the plain chain, or the progressive plan, with the handler attached."""
+        chain_input = {"question": request.question, "k": request.k, "filter": request.filter}
+        handled = _with_handler(config, handler)
+        if not request.progressive:
+            output = await self.rag_chain.ainvoke(chain_input, handled)
+            return Outcome(output["answer"])
+        if self.progressive is None:
+            raise StreamingRagError("progressive mode is not configured on this stream")
+        return await run_progressive(
+            self.progressive, chain_input, ensure_config(config), handled, queue
+        )
 
-async def _produce(
-    chain: Runnable[Any, Any],
-    chain_input: dict[str, Any],
-    config: RunnableConfig,
-    queue: asyncio.Queue[Any],
-) -> None:
-    """Run the chain; the handler fills the queue, and we add the final marker."""
+
+def _keys(sources: Sequence[Source]) -> dict[str, str | None]:
+    """The citation keys an answer may use, and the chunk each names."""
+    return {source.cite: source.id for source in sources}
+
+
+async def _produce(answer: Coroutine[Any, Any, Outcome], queue: asyncio.Queue[Any]) -> None:
+    """Run ``answer``; the handler fills the queue, and we add the final marker."""
     try:
-        await chain.ainvoke(chain_input, config)
+        outcome = await answer
     except asyncio.CancelledError:
         raise  # the consumer is gone; nobody reads a marker
     except Exception as exc:  # every failure becomes one error event
-        await queue.put(_Finished(exc))
+        await queue.put(_Finished(error=exc))
     else:
-        await queue.put(_Finished())
+        await queue.put(_Finished(outcome))
 
 
 def _with_handler(config: RunnableConfig | None, handler: QueueCallbackHandler) -> RunnableConfig:
@@ -217,28 +267,53 @@ def _with_handler(config: RunnableConfig | None, handler: QueueCallbackHandler) 
 
 
 class _Clock:
-    """Monotonic timings of one stream, in milliseconds since the request arrived."""
+    """Monotonic timings of one stream, in milliseconds since the request arrived.
+
+    In progressive mode a ``revise`` may restart the answer: ``ttft_ms`` stays the first
+    token the client saw, ``wave1_ttft_ms`` is that token only if the draft written from
+    wave 1 produced it, and tokens/s is measured on the final answer.
+    """
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.ttfs_ms: float | None = None
         self.ttft_ms: float | None = None
+        self.wave1_ttft_ms: float | None = None
+        self.last_wave_ms: float | None = None
+        self.revised = False
+        self.answer_started: float | None = None
         self.last_token: float | None = None
 
     def now_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
+    def first_token(self) -> float | None:
+        """The first token of an answer (a draft or a revised one); the TTFT if the stream's."""
+        self.answer_started = time.perf_counter()
+        if self.ttft_ms is not None:
+            return None
+        self.ttft_ms = self.now_ms()
+        if not self.revised:
+            self.wave1_ttft_ms = self.ttft_ms
+        return self.ttft_ms
+
     def summary(self, retrieval_ms: float | None, token_count: int) -> Metrics:
         """Totals for ``done``; tokens/s is measured from the first to the last token."""
         rate = None
-        if self.ttft_ms is not None and self.last_token is not None and token_count > 1:
-            window = self.last_token - (self.started + self.ttft_ms / 1000)
+        if self.answer_started is not None and self.last_token is not None and token_count > 1:
+            window = self.last_token - self.answer_started
             rate = round((token_count - 1) / window, 1) if window > 0 else None
         return Metrics(
-            retrieval_ms=None if retrieval_ms is None else round(retrieval_ms, 2),
-            ttfs_ms=None if self.ttfs_ms is None else round(self.ttfs_ms, 2),
-            ttft_ms=None if self.ttft_ms is None else round(self.ttft_ms, 2),
+            retrieval_ms=_ms(retrieval_ms),
+            ttfs_ms=_ms(self.ttfs_ms),
+            ttft_ms=_ms(self.ttft_ms),
             total_ms=round(self.now_ms(), 2),
             token_count=token_count,
             tokens_per_sec=rate,
+            wave1_ttft_ms=_ms(self.wave1_ttft_ms),
+            last_wave_ms=_ms(self.last_wave_ms),
         )
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

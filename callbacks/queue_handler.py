@@ -74,6 +74,11 @@ class QueueCallbackHandler(AsyncCallbackHandler):
             if self.stream_sources:
                 await self.queue.put(source)
 
+    async def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Emit ``status: widening`` for each step of an incremental search."""
+        if name == "widening":
+            await self.queue.put(StatusEvent(phase="widening", message=data["message"]))
+
     async def on_chat_model_start(
         self,
         serialized: dict[str, Any],
@@ -83,9 +88,7 @@ class QueueCallbackHandler(AsyncCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Emit ``status: generating`` as the model request goes out."""
-        await self.queue.put(
-            StatusEvent(phase="generating", message=f"{len(self.sources)} sources; writing")
-        )
+        await self.queue.put(StatusEvent(phase="generating", message="writing the answer"))
 
     async def on_llm_new_token(
         self, token: str | list[str | dict[str, Any]], *, run_id: UUID, **kwargs: Any

@@ -38,7 +38,7 @@ class _Event(BaseModel):
 
 
 class StatusEvent(_Event):
-    """A phase change: ``retrieving``, ``generating``."""
+    """A phase change: ``retrieving``, ``widening``, ``generating``."""
 
     type: Literal["status"] = "status"
     phase: str
@@ -82,6 +82,29 @@ class Source(_Event):
         )
 
 
+class ContextUpdateEvent(_Event):
+    """A later wave of progressive context finished: the sources it adds, its ranking.
+
+    ``sources`` are the chunks no earlier event showed, keyed ``doc-005`` onwards; they
+    come after tokens, which is why they travel here and not as ``source`` events.
+    """
+
+    type: Literal["context_update"] = "context_update"
+    wave: int = Field(ge=2)
+    total_waves: int
+    new_ids: list[str | None]
+    context_ids: list[str | None] = Field(description="the wave's ranking, best first")
+    sources: list[Source] = Field(description="the new chunks, in the order of new_ids")
+
+
+class ReviseEvent(_Event):
+    """The answer restarts on an enriched context: a client clears the draft."""
+
+    type: Literal["revise"] = "revise"
+    wave: int
+    reason: str
+
+
 class TtftEvent(_Event):
     """Time to first token, sent just before the first ``token``."""
 
@@ -115,6 +138,10 @@ class Metrics(_Event):
     total_ms: float
     token_count: int
     tokens_per_sec: float | None
+    wave1_ttft_ms: float | None = Field(
+        None, description="progressive: first token of the draft written from wave 1"
+    )
+    last_wave_ms: float | None = Field(None, description="progressive: the last wave finished")
 
 
 class DoneEvent(_Event):
@@ -126,6 +153,9 @@ class DoneEvent(_Event):
     uncited: list[str]
     invalid_citations: list[str]
     metrics: Metrics
+    waves: list[int] | None = Field(
+        None, description="progressive: the waves that gave the final answer's context"
+    )
 
 
 class ErrorEvent(_Event):
@@ -137,7 +167,17 @@ class ErrorEvent(_Event):
     retryable: bool
 
 
-RagEvent = StatusEvent | Source | TtftEvent | TokenEvent | CitationEvent | DoneEvent | ErrorEvent
+RagEvent = (
+    StatusEvent
+    | Source
+    | ContextUpdateEvent
+    | ReviseEvent
+    | TtftEvent
+    | TokenEvent
+    | CitationEvent
+    | DoneEvent
+    | ErrorEvent
+)
 """Every event of the answer stream."""
 
 

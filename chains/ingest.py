@@ -17,7 +17,7 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from langchain_chroma import Chroma
@@ -130,6 +130,7 @@ class Ingestor:
     ``indexing`` → ``ready``, or ``doc_error`` with the reason; one bad document never
     stops the others. A document is ``ready`` only after all its chunks are written. A
     failure of the run as a whole (the store is gone) ends it with one ``error`` event.
+    ``on_change`` is called after every write (the keyword index rebuilds on it).
 
     Example:
         >>> ingestor = Ingestor(store, build_splitter(), lock=threading.Lock())
@@ -144,6 +145,7 @@ class Ingestor:
         splitter: RecursiveCharacterTextSplitter,
         *,
         lock: threading.Lock | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         if store.embeddings is None:
             raise ValueError("the vector store needs an embedding function to ingest")
@@ -151,6 +153,7 @@ class Ingestor:
         self.embeddings = store.embeddings
         self.splitter = splitter
         self.lock = lock
+        self.on_change = on_change or (lambda: None)
 
     async def run(self, documents: Sequence[Any]) -> AsyncIterator[IngestEvent]:
         """Yield the events of indexing ``documents`` (dicts or :class:`InputDocument`)."""
@@ -184,7 +187,9 @@ class Ingestor:
 
     async def remove(self, doc_id: str) -> int:
         """Delete every chunk of ``doc_id``; returns how many were removed."""
-        return await asyncio.to_thread(delete_document, self.store, doc_id, self.lock)
+        removed = await asyncio.to_thread(delete_document, self.store, doc_id, self.lock)
+        self.on_change()
+        return removed
 
     async def _index_one(self, doc: InputDocument, index: int) -> AsyncIterator[DocStageEvent]:
         """The stages of one document, each reported as it is reached."""
@@ -207,6 +212,8 @@ class Ingestor:
             )
         except Exception as exc:
             raise IndexingError("the vector store could not write this document") from exc
+        finally:
+            self.on_change()
         yield stage(stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale)
 
 

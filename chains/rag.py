@@ -14,8 +14,10 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import (
     Runnable,
+    RunnableBranch,
     RunnableConfig,
     RunnableLambda,
     RunnablePassthrough,
@@ -26,13 +28,15 @@ from pydantic.fields import FieldInfo
 
 from chains.events import MetadataValue, Source
 from chains.prompt import RAG_PROMPT, format_sources
-from chains.retriever import ScoredRetriever
 
 MAX_QUESTION_CHARS = 2000
 """Longest question accepted; longer input is a 422, not a truncated prompt."""
 
 MAX_K = 20
 DEFAULT_K = 4
+
+NOT_IN_KNOWLEDGE_BASE = "I could not find this in the knowledge base."
+"""The answer when no source clears ``RAG_MIN_SCORE`` even after widening; no model call."""
 
 
 # Every optional field has a concrete default rather than None: the LangServe playground's
@@ -78,17 +82,22 @@ class RagInput(BaseModel):
 M = TypeVar("M", bound=RagInput)
 
 
-def rag_input_model(default_k: int, base: type[M] = RagInput) -> type[M]:  # type: ignore[assignment]
+def rag_input_model(default_k: int, base: type[M] = RagInput, **defaults: Any) -> type[M]:  # type: ignore[assignment]
     """``base`` (:class:`RagInput` or a subclass) with ``k`` defaulting to ``default_k``.
 
-    Only the default changes: the field's bounds, description and aliases stay the base's.
+    ``defaults`` sets other fields' defaults the same way (``progressive=True``). Only the
+    defaults change: each field's bounds, description and aliases stay the base's.
     """
     if not 1 <= default_k <= MAX_K:
         raise ValueError(f"default_k must be in 1..{MAX_K}, got {default_k}")
-    k_field = FieldInfo.merge_field_infos(base.model_fields["k"], default=default_k)
-    model: type[M] = create_model(
-        base.__name__, __base__=base, __doc__=base.__doc__, k=(int, k_field)
-    )
+    fields: dict[str, Any] = {
+        name: (
+            base.model_fields[name].annotation,
+            FieldInfo.merge_field_infos(base.model_fields[name], default=value),
+        )
+        for name, value in {"k": default_k, **defaults}.items()
+    }
+    model: type[M] = create_model(base.__name__, __base__=base, __doc__=base.__doc__, **fields)
     return model
 
 
@@ -99,8 +108,23 @@ class RagOutput(BaseModel):
     answer: str = ""
 
 
+def build_answer_chain(
+    llm: BaseChatModel, prompt: ChatPromptTemplate = RAG_PROMPT
+) -> Runnable[dict[str, Any], str]:
+    """The generation half: ``{"context", "question"}`` → prompt → model → text."""
+    return (prompt | llm | StrOutputParser()).with_config(run_name="answer")
+
+
+def _no_documents(request: dict[str, Any]) -> bool:
+    return not request["documents"]
+
+
+def _not_found(request: dict[str, Any]) -> str:
+    return NOT_IN_KNOWLEDGE_BASE
+
+
 def build_rag_chain(
-    retriever: ScoredRetriever,
+    retriever: BaseRetriever,
     llm: BaseChatModel,
     *,
     default_k: int = 4,
@@ -109,7 +133,9 @@ def build_rag_chain(
     """Compose retrieval, prompt, model and parser into the sources-first RAG chain.
 
     ``prompt`` takes ``context`` (the formatted sources) and ``question``; the answer
-    quality benchmark scores variants of it.
+    quality benchmark scores variants of it. When the retriever finds nothing (see
+    :mod:`chains.widening`), the answer is :data:`NOT_IN_KNOWLEDGE_BASE` and no model
+    request is made.
 
     Example:
         >>> chain = build_rag_chain(ScoredRetriever(vectorstore=store), llm)
@@ -134,7 +160,10 @@ def build_rag_chain(
     def to_context(request: dict[str, Any]) -> str:
         return format_sources(request["documents"])
 
-    answer = prompt | llm | StrOutputParser()
+    answer = RunnableBranch(
+        (_no_documents, RunnableLambda(_not_found, name="not_in_knowledge_base")),
+        build_answer_chain(llm, prompt),
+    )
     chain = (
         RunnableLambda(normalize, name="normalize_input")
         | RunnablePassthrough.assign(documents=RunnableLambda(retrieve, name="retrieve"))

@@ -71,7 +71,7 @@ class ScoredRetriever(BaseRetriever):
             hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
                 vector, k=k or self.k, filter=chroma_where(filter)
             )
-        return [_annotate(doc, distance, rank) for rank, (doc, distance) in enumerate(hits)]
+        return [annotate(doc, 1.0 - distance, rank) for rank, (doc, distance) in enumerate(hits)]
 
     # LangChain passes per-call ``k`` and ``filter`` to these hooks as keyword options.
     def _get_relevant_documents(
@@ -85,8 +85,8 @@ class ScoredRetriever(BaseRetriever):
         return await run_in_executor(None, self._search, query, **options)
 
 
-def _annotate(doc: Document, distance: float, rank: int) -> Document:
-    """Copy ``doc`` with its cosine similarity and citation key in the metadata."""
-    score = min(1.0, max(0.0, 1.0 - distance))
+def annotate(doc: Document, similarity: float, rank: int) -> Document:
+    """Copy ``doc`` with its cosine similarity (clamped to 0..1) and citation key."""
+    score = min(1.0, max(0.0, similarity))
     metadata = {**doc.metadata, "score": round(score, 4), "cite": cite_key(rank)}
     return Document(id=doc.id, page_content=doc.page_content, metadata=metadata)

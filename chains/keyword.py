@@ -1,0 +1,165 @@
+"""Keyword (BM25) search over every chunk in the Chroma collection.
+
+Embeddings of a small model miss exact words: an error code, a flag, a rare name. BM25
+finds them. The index is langchain-community's :class:`BM25Retriever`, built from a
+snapshot of the collection at the first search and rebuilt at the first search after
+ingestion calls :meth:`KeywordRetriever.invalidate`.
+
+Each hit carries the same ``score`` as a vector hit (its cosine similarity to the
+question, from the stored embedding) plus ``coverage``: the share of the question's IDF
+weight that the chunk contains, 0..1. Words most chunks contain weigh almost nothing
+(BM25's IDF floor), and a word no chunk contains weighs the most, so a chunk covers half
+of a question only when it holds its rarest words. Incremental search accepts a keyword
+hit on that basis (:data:`KEYWORD_MIN_COVERAGE`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from langchain_chroma import Chroma
+from langchain_community.retrievers import BM25Retriever
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field, PrivateAttr
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from chains.retriever import MetadataFilter, annotate
+
+KEYWORD_MIN_COVERAGE = 0.5
+"""A keyword hit answers a question when it holds at least half of the question's IDF weight."""
+
+_WORD = re.compile(r"\w+")
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Lower-cased words minus English stop words: ``"What is ERR_4711?"`` → ``["err_4711"]``.
+
+    The stop words are scikit-learn's list; without them a question's "what" and "is"
+    would count as words the collection lacks when it is small.
+    """
+    return [word for word in _WORD.findall(text.lower()) if word not in ENGLISH_STOP_WORDS]
+
+
+class _Snapshot:
+    """The BM25 index of one state of the collection, with each chunk's embedding."""
+
+    def __init__(self, bm25: BM25Retriever | None, vectors: np.ndarray) -> None:
+        self.bm25 = bm25
+        self.vectors = vectors
+
+    def weight(self, term: str) -> float:
+        """IDF of ``term``; a word no chunk contains gets the highest possible IDF."""
+        assert self.bm25 is not None
+        vectorizer = self.bm25.vectorizer
+        unseen = math.log(vectorizer.corpus_size + 0.5) - math.log(0.5)
+        return max(0.0, float(vectorizer.idf.get(term, unseen)))
+
+
+class KeywordRetriever(BaseRetriever):
+    """BM25 search with per-call ``k`` and ``filter``; hits carry score, coverage and cite.
+
+    Example:
+        >>> keyword = KeywordRetriever(vectorstore=store)
+        >>> [d.metadata["coverage"] for d in keyword.invoke("ERR_4711", k=2)]
+        [1.0, 0.31]
+
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vectorstore: Chroma
+    k: int = Field(4, ge=1, le=100)
+    lock: Any = None
+    """The ingestion write lock, so a snapshot never holds half a replaced document."""
+
+    _snapshot: _Snapshot | None = PrivateAttr(default=None)
+    _build_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def invalidate(self) -> None:
+        """The collection changed: rebuild the index at the next search."""
+        self._snapshot = None
+
+    def _current(self) -> _Snapshot:
+        """The index of the collection as it is now, built if missing."""
+        with self._build_lock:
+            if self._snapshot is None:
+                with self.lock or contextlib.nullcontext():
+                    data = self.vectorstore._collection.get(
+                        include=["documents", "metadatas", "embeddings"]
+                    )
+                docs = [
+                    Document(id=i, page_content=text or "", metadata=dict(meta or {}))
+                    for i, text, meta in zip(
+                        data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True
+                    )
+                ]
+                bm25 = (
+                    BM25Retriever.from_documents(docs, preprocess_func=keyword_terms)
+                    if docs
+                    else None
+                )
+                vectors = np.asarray(data["embeddings"], dtype=np.float32).reshape(len(docs), -1)
+                self._snapshot = _Snapshot(bm25, vectors)
+            return self._snapshot
+
+    def _search(
+        self, query: str, k: int | None = None, filter: MetadataFilter | None = None
+    ) -> list[Document]:
+        """The ``k`` best BM25 matches of ``query`` (score above 0) that match ``filter``."""
+        snapshot = self._current()
+        terms = keyword_terms(query)
+        if snapshot.bm25 is None or not terms:
+            return []
+        docs: Sequence[Document] = snapshot.bm25.docs
+        scores = snapshot.bm25.vectorizer.get_scores(terms)
+        order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > 0]
+        if filter:
+            order = [i for i in order if _matches(docs[i].metadata, filter)]
+        order = order[: k or self.k]
+        if not order:
+            return []
+        cosine = _cosine(self.vectorstore.embeddings.embed_query(query), snapshot.vectors[order])  # type: ignore[union-attr]
+        weights = {term: snapshot.weight(term) for term in set(terms)}
+        total = sum(weights.values()) or 1.0
+        hits = []
+        for rank, (i, similarity) in enumerate(zip(order, cosine, strict=True)):
+            held = snapshot.bm25.vectorizer.doc_freqs[i]
+            coverage = sum(w for term, w in weights.items() if term in held) / total
+            hit = annotate(docs[i], float(similarity), rank)
+            hit.metadata["coverage"] = round(coverage, 4)
+            hits.append(hit)
+        return hits
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **options: Any
+    ) -> list[Document]:
+        return self._search(query, **options)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **options: Any
+    ) -> list[Document]:
+        return await run_in_executor(None, self._search, query, **options)
+
+
+def _matches(metadata: dict[str, Any], filter: MetadataFilter) -> bool:
+    """Chroma's flat equality filter, applied to one chunk's metadata."""
+    return all(metadata.get(key) == value for key, value in filter.items())
+
+
+def _cosine(query: list[float], vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of ``query`` to each row of ``vectors``."""
+    q = np.asarray(query, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(q) or 1.0)
+    return (vectors @ q) / np.where(norms == 0, 1.0, norms)

@@ -1,0 +1,164 @@
+"""Progressive context: start the answer from the best source at once, enrich it in waves.
+
+**Wave 1** is the first search (:class:`~chains.widening.WideningRetriever`): all its
+sources stream at once, and generation starts on the top ``first_k`` of them
+(``RAG_PROGRESSIVE_FIRST_K``), a short prompt the engine reads quickly.
+
+**Later waves** run a slower, better retrieval while the draft is being written, and
+each reports the sources it adds (a ``context_update`` event). The one built here is
+**hybrid** search: BM25 keyword search and vector search, each over ``2 * k``
+candidates, fused by reciprocal rank (LangChain's ``EnsembleRetriever``, equal weights,
+``c = 60``). It finds chunks that share the question's exact words, which a small
+embedding model ranks too low.
+
+**A material change.** A wave changes the context materially when one of its top
+``first_k`` sources is not in the context the current draft is written from: the best
+evidence moved. The answer is then redone on the wave's top ``k`` (after a ``revise``
+event); otherwise generation continues untouched.
+
+**Stable keys, shared prefix.** A chunk keeps the citation key it was first shown with;
+a chunk a later wave adds gets the next free key (``doc-005``...). Every prompt lists its
+sources in key order, so a revised prompt starts with the same instructions and wave-1
+sources as the draft's, and the engine's prompt cache reuses that prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_classic.retrievers import EnsembleRetriever
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable
+from pydantic import ConfigDict
+
+from chains.events import Source, cite_key
+from chains.keyword import KeywordRetriever
+from chains.retriever import MetadataFilter, ScoredRetriever
+
+RRF_C = 60
+"""The reciprocal-rank constant of the fusion (the paper's and LangChain's default)."""
+
+
+class HybridRetriever(BaseRetriever):
+    """Vector and keyword search fused by reciprocal rank; takes per-call ``k``/``filter``.
+
+    Example:
+        >>> hybrid = HybridRetriever(vector=scored, keyword=bm25)
+        >>> [d.metadata["score"] for d in await hybrid.ainvoke("ERR_4711", k=2)]
+        [0.41, 0.62]
+
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vector: ScoredRetriever
+    keyword: KeywordRetriever
+
+    def _ensemble(self, k: int, filter: MetadataFilter | None) -> EnsembleRetriever:
+        options = {"k": 2 * k, "filter": dict(filter or {})}
+        return EnsembleRetriever(
+            retrievers=[self.vector.bind(**options), self.keyword.bind(**options)],
+            weights=[0.5, 0.5],
+            c=RRF_C,
+        )
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: MetadataFilter | None = None,
+    ) -> list[Document]:
+        k = k or self.vector.k
+        fused = self._ensemble(k, filter).invoke(query, {"callbacks": run_manager.get_child()})
+        return fused[:k]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: MetadataFilter | None = None,
+    ) -> list[Document]:
+        k = k or self.vector.k
+        ensemble = self._ensemble(k, filter)
+        fused = await ensemble.ainvoke(query, {"callbacks": run_manager.get_child()})
+        return fused[:k]
+
+
+@dataclass(frozen=True)
+class ProgressivePlan:
+    """What a progressive answer runs: the first search, the later waves, the generator."""
+
+    retriever: BaseRetriever
+    """Wave 1 (the widening vector search); its sources stream as ``source`` events."""
+    waves: Sequence[BaseRetriever]
+    """Waves 2, 3...: each takes ``k`` and ``filter`` and returns its ranked chunks."""
+    answer: Runnable[dict[str, Any], str]
+    """``{"context", "question"}`` → the answer text (:func:`~chains.rag.build_answer_chain`)."""
+    first_k: int = 1
+    """How many of wave 1's best sources the draft is written from."""
+
+    @property
+    def total_waves(self) -> int:
+        """Wave 1 plus the later waves."""
+        return 1 + len(self.waves)
+
+
+def changes_materially(
+    draft_ids: Sequence[str | None], ranked: Sequence[Source], first_k: int
+) -> bool:
+    """True when one of the wave's ``first_k`` best sources is not in the draft's context."""
+    return any(source.id not in draft_ids for source in ranked[:first_k])
+
+
+class StableKeys:
+    """Citation keys that never change meaning within one answer.
+
+    Example:
+        >>> keys = StableKeys(first)  # wave 1's sources: doc-001 .. doc-004
+        >>> [s.cite for s in keys.sources_for(hybrid_docs)]  # a new chunk second
+        ['doc-001', 'doc-005', 'doc-002', 'doc-003']
+
+    """
+
+    def __init__(self, first: Sequence[Source]) -> None:
+        self.known: dict[str | None, Source] = {source.id: source for source in first}
+
+    def sources_for(self, documents: Sequence[Document]) -> list[Source]:
+        """``documents`` as sources, in their rank order, keyed by first appearance."""
+        sources = []
+        for doc in documents:
+            source = self.known.get(doc.id)
+            if source is None:
+                index = len(self.known)
+                cited = Document(
+                    id=doc.id,
+                    page_content=doc.page_content,
+                    metadata={**doc.metadata, "cite": cite_key(index)},
+                )
+                source = self.known[doc.id] = Source.from_document(cited, index)
+            sources.append(source)
+        return sources
+
+
+def in_key_order(sources: Sequence[Source]) -> list[Source]:
+    """``sources`` in the order their keys were given: the prompt order (shared prefix)."""
+    return sorted(sources, key=lambda source: source.index)
+
+
+def as_documents(sources: Sequence[Source]) -> list[Document]:
+    """Sources back as the documents :func:`~chains.prompt.format_sources` renders."""
+    return [
+        Document(id=s.id, page_content=s.content, metadata={**s.metadata, "cite": s.cite})
+        for s in sources
+    ]
