@@ -58,7 +58,11 @@ async def test_bare_string_input_is_taken_as_the_question(live_server):
 
 async def test_filter_restricts_sources_to_matching_metadata(rag):
     result = await rag.ainvoke(
-        {"question": "How fast do tokens stream?", "k": 5, "filter": {"topic": "metrics", "year": 2025}}
+        {
+            "question": "How fast do tokens stream?",
+            "k": 5,
+            "filter": {"topic": "metrics", "year": 2025},
+        }
     )
     assert result["sources"]
     assert {s["metadata"]["topic"] for s in result["sources"]} == {"metrics"}

@@ -189,7 +189,11 @@ def test_stable_keys_keep_known_chunks_keys_and_number_new_ones_on():
             for i in ("c", "a", "d")
         ]
     )
-    assert [(s.id, s.cite) for s in ranked] == [("c", "doc-003"), ("a", "doc-001"), ("d", "doc-004")]
+    assert [(s.id, s.cite) for s in ranked] == [
+        ("c", "doc-003"),
+        ("a", "doc-001"),
+        ("d", "doc-004"),
+    ]
     assert [s.cite for s in in_key_order(ranked)] == ["doc-001", "doc-003", "doc-004"]
 
 
