@@ -15,6 +15,9 @@ Departures from ``llama-server`` defaults, for this project's 2-core machines:
   tokens/s (Q4_0, ~300-token prompt, measured side by side 2026-11-25), which is most of
   the first-token time; generation speed was unchanged (~105-113 tokens/s).
 - ``--no-webui``: the API only.
+- ``--metrics``: llama-server's Prometheus counters at ``/metrics`` (``n_decode_total``,
+  ``requests_processing``...), so a test can see at the model server whether a request
+  was made or is still running.
 
 The engine is compiled from source at install without llama.cpp's AMX path, which these
 VMs report but crash in (see the Makefile). The child process gets ``PR_SET_PDEATHSIG``
@@ -124,6 +127,7 @@ class LocalModelServer:
             "--flash-attn",
             "on",
             "--no-webui",
+            "--metrics",
         ]
 
     def start(self, timeout_s: float = 120.0) -> None:

@@ -29,6 +29,7 @@ from pydantic import AliasChoices, Field
 
 from callbacks.progressive import Draft, Outcome, run_progressive
 from callbacks.queue_handler import QueueCallbackHandler
+from callbacks.stream_clock import StreamClock
 from chains.citations import CitationTracker
 from chains.errors import StreamingRagError, error_event_for
 from chains.events import (
@@ -36,7 +37,6 @@ from chains.events import (
     ContextUpdateEvent,
     DoneEvent,
     ErrorEvent,
-    Metrics,
     RagEvent,
     ReviseEvent,
     Source,
@@ -162,7 +162,7 @@ class RagEventStream(Runnable[Any, RagEvent]):
         producer = asyncio.create_task(
             _produce(self._answer(request, config, handler, queue), queue)
         )
-        metrics = _Clock(started)
+        metrics = StreamClock(started)
         tracker: CitationTracker | None = None
         drafted: Sequence[Source] | None = None  # progressive: the draft's sources
         answer: list[str] = []
@@ -264,56 +264,3 @@ def _with_handler(config: RunnableConfig | None, handler: QueueCallbackHandler) 
         manager.add_handler(handler, inherit=True)
         return {**config, "callbacks": manager}
     return {**config, "callbacks": [*(callbacks or []), handler]}
-
-
-class _Clock:
-    """Monotonic timings of one stream, in milliseconds since the request arrived.
-
-    In progressive mode a ``revise`` may restart the answer: ``ttft_ms`` stays the first
-    token the client saw, ``wave1_ttft_ms`` is that token only if the draft written from
-    wave 1 produced it, and tokens/s is measured on the final answer.
-    """
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.ttfs_ms: float | None = None
-        self.ttft_ms: float | None = None
-        self.wave1_ttft_ms: float | None = None
-        self.last_wave_ms: float | None = None
-        self.revised = False
-        self.answer_started: float | None = None
-        self.last_token: float | None = None
-
-    def now_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000
-
-    def first_token(self) -> float | None:
-        """The first token of an answer (a draft or a revised one); the TTFT if the stream's."""
-        self.answer_started = time.perf_counter()
-        if self.ttft_ms is not None:
-            return None
-        self.ttft_ms = self.now_ms()
-        if not self.revised:
-            self.wave1_ttft_ms = self.ttft_ms
-        return self.ttft_ms
-
-    def summary(self, retrieval_ms: float | None, token_count: int) -> Metrics:
-        """Totals for ``done``; tokens/s is measured from the first to the last token."""
-        rate = None
-        if self.answer_started is not None and self.last_token is not None and token_count > 1:
-            window = self.last_token - self.answer_started
-            rate = round((token_count - 1) / window, 1) if window > 0 else None
-        return Metrics(
-            retrieval_ms=_ms(retrieval_ms),
-            ttfs_ms=_ms(self.ttfs_ms),
-            ttft_ms=_ms(self.ttft_ms),
-            total_ms=round(self.now_ms(), 2),
-            token_count=token_count,
-            tokens_per_sec=rate,
-            wave1_ttft_ms=_ms(self.wave1_ttft_ms),
-            last_wave_ms=_ms(self.last_wave_ms),
-        )
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)

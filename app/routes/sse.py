@@ -49,9 +49,12 @@ async def rag_sse_get(
     k: int | None = Query(None, description="How many sources to retrieve (1..20)."),
     filter: str | None = Query(None, description='JSON metadata filter, e.g. {"topic":"x"}.'),
     stream_sources: bool = Query(True),
+    progressive: bool | None = Query(None, description="Progressive context (waves)."),
 ) -> EventSourceResponse:
     """The same stream for the browser's ``EventSource``, which can only send GET."""
     body: dict[str, Any] = {"question": q, "stream_sources": stream_sources}
+    if progressive is not None:
+        body["progressive"] = progressive
     if k is not None:
         body["k"] = k
     if filter is not None:

@@ -1,0 +1,46 @@
+"""Helpers of the HTTP tests: read a typed SSE stream, check its shape, build scripted apps."""
+
+import asyncio
+import json
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from app.server import create_app
+
+
+async def read_events(base_url, method="POST", path="/rag/sse", *, delay=0.0, **kwargs):
+    """Every SSE event as (id, event name, payload), optionally reading slowly."""
+    out = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        async with aconnect_sse(client, method, path, **kwargs) as source:
+            source.response.raise_for_status()
+            async for sse in source.aiter_sse():
+                if not sse.data:
+                    continue  # httpx-sse's phantom event after a ping comment
+                out.append((sse.id, sse.event, json.loads(sse.data)))
+                if delay:
+                    await asyncio.sleep(delay)
+    return out
+
+
+def assert_well_formed_answer(events):
+    ids = [int(i) for i, _, _ in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(name == payload["type"] for _, name, payload in events)
+    types = [name for _, name, _ in events]
+    assert types[0] == "status" and types[-1] == "done"
+    assert types.count("done") == 1 and "error" not in types
+    first_token = types.index("token")
+    assert all(t != "source" for t in types[first_token:])
+    assert types[first_token - 1] == "ttft"
+    return types, events[-1][2]
+
+
+def tokens_of(events):
+    return [p["content"] for _, t, p in events if t == "token"]
+
+
+def scripted_app(kb_settings, embeddings, base_url, **settings):
+    update = {"llm_base_url": base_url, "llm_model": "scripted", **settings}
+    return create_app(kb_settings.model_copy(update=update), embeddings=embeddings)
