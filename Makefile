@@ -65,8 +65,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $@
 
+# Section 11's corpus: the Python documentation's sources, from Debian's python3.11-doc.
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[test,bench]"
+	@test -d /usr/share/doc/python3.11/html/_sources || \
+		(apt-get update -qq && apt-get install -y -qq python3.11-doc)
 	touch $@
 
 # The engine compile (CPU) and the Python install (mostly downloads) run side by side,

@@ -17,8 +17,17 @@ from pathlib import Path
 
 from app.llm_server import LocalModelServer
 from app.model_file import local_model_file
-from app.settings import LOCAL_MODEL_ALIAS
-from bench import citations, engine, ingestion, llm_overhead, quality, stack_cost, ttfs
+from app.settings import LOCAL_MODEL_ALIAS, MEASURED_MIN_SCORE
+from bench import (
+    citations,
+    engine,
+    ingestion,
+    llm_overhead,
+    quality,
+    retrieval,
+    stack_cost,
+    ttfs,
+)
 from bench.corpus import questions
 from bench.harness import Service, free_port, set_script, start_app, start_module
 from bench.report import Section, write_report
@@ -116,6 +125,10 @@ async def main(work: Path) -> list[Section]:
 
         log("10. answer quality")
         sections.append(quality.section(await quality.run(work, logs, kb, embeddings)))
+
+        log("11. retrieval quality, widening and progressive context")
+        docs = await retrieval.run(work, logs, embeddings, MEASURED_MIN_SCORE)
+        sections.append(retrieval.section(docs, OUT, MEASURED_MIN_SCORE))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -123,6 +123,9 @@ class StreamTiming:
     end: float = 0.0
     tokens: int = 0
     events: int = 0
+    revises: int = 0
+    final_first_token: float | None = None
+    """First token of the answer that stood: after the last ``revise`` (progressive)."""
     error: str | None = None
     done: dict[str, Any] = field(default_factory=dict)
 
@@ -152,6 +155,11 @@ async def read_rag_sse(
                         timing.tokens += 1
                         if timing.first_token is None:
                             timing.first_token = now
+                        if timing.final_first_token is None:
+                            timing.final_first_token = now
+                    elif kind == "revise":
+                        timing.revises += 1
+                        timing.final_first_token = None
                 elif line.startswith("data: ") and kind in ("done", "error"):
                     data = json.loads(line[6:])
                     if kind == "error":

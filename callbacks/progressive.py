@@ -85,7 +85,7 @@ async def run_progressive(
                     sources=new,
                 )
             )
-            if not changes_materially([s.id for s in context], ranked, plan.first_k):
+            if not changes_materially(context, ranked, plan.first_k):
                 continue
             generation.cancel()
             await asyncio.gather(generation, return_exceptions=True)

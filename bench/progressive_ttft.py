@@ -1,0 +1,68 @@
+"""Section 11, live part: first token with and without progressive mode, on the real engine.
+
+Both modes ask the same questions through ``/rag/sse`` of one app process, alternating
+question by question (A B, then B A), so neither meets a warmer engine or cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.llm_server import LocalModelServer
+from app.model_file import local_model_file
+from app.settings import LOCAL_MODEL_ALIAS
+from bench.harness import free_port, read_rag_sse, start_app, summary
+from bench.python_docs import QUESTIONS
+
+ANSWER_TOKENS = 48
+"""Enough to see the first token and a revise; the whole answer's length does not matter."""
+
+
+async def run(
+    work: Path, logs: Path, chroma: Path, collection: str, min_score: float
+) -> dict[bool, dict[str, Any]]:
+    """Client first-token time and done metrics per mode, alternating, on the real engine."""
+    model = local_model_file("Q4_0", work / "models")
+    with LocalModelServer(
+        model_path=model, port=free_port(), log_path=logs / "llm-retrieval.log"
+    ) as llm:
+        app = start_app(
+            "app-docs",
+            chroma=chroma,
+            llm_url=llm.base_url,
+            model=LOCAL_MODEL_ALIAS,
+            logs=logs,
+            collection=collection,
+            llm_max_tokens=str(ANSWER_TOKENS),
+            min_score=str(min_score),
+        )
+        runs: dict[bool, list[Any]] = {False: [], True: []}
+        try:
+            async with httpx.AsyncClient(base_url=app.url, timeout=120) as client:
+                await read_rag_sse(client, {"question": "warm-up", "k": 4})
+                for i, question in enumerate(QUESTIONS):
+                    for progressive in (i % 2 == 1, i % 2 == 0):  # A B, then B A
+                        body = {"question": question.text, "k": 4, "progressive": progressive}
+                        runs[progressive].append(await read_rag_sse(client, body, keep_done=True))
+        finally:
+            app.stop()
+    return {mode: _mode_figures(timings) for mode, timings in runs.items()}
+
+
+def _mode_figures(timings: list[Any]) -> dict[str, Any]:
+    good = [t for t in timings if t.error is None and t.first_token is not None]
+    metrics = [t.done["metrics"] for t in good]
+    return {
+        "n": len(timings),
+        "errors": len(timings) - len(good),
+        "ttft": summary([t.first_token * 1000 for t in good]),
+        "final_ttft": summary([(t.final_first_token or t.first_token) * 1000 for t in good]),
+        "total": summary([t.end * 1000 for t in good]),
+        "revised": sum(1 for t in good if t.revises),
+        "wave_adds": summary(
+            [m["last_wave_ms"] - m["ttfs_ms"] for m in metrics if m.get("last_wave_ms") is not None]
+        ),
+    }
