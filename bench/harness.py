@@ -6,13 +6,14 @@ time and memory are measured apart from the load generator's and the client's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,27 @@ def start_app(
     }
     argv = [str(VENV_BIN / "streaming-rag"), "serve", "--port", str(port)]
     return start(name, argv, port=port, env=settings, ready_path="/health", logs=logs)
+
+
+@contextlib.contextmanager
+def local_engine_app(
+    name: str, *, work: Path, logs: Path, chroma: Path, **env: str
+) -> Iterator[Service]:
+    """The default local engine (Q4_0, 4 slots) and ``streaming-rag serve`` on it."""
+    from app.llm_server import LocalModelServer
+    from app.model_file import local_model_file
+    from app.settings import LOCAL_MODEL_ALIAS
+
+    model = local_model_file("Q4_0", work / "models")
+    log = logs / f"{name}-llm.log"
+    with LocalModelServer(model_path=model, port=free_port(), log_path=log) as llm:
+        app = start_app(
+            name, chroma=chroma, llm_url=llm.base_url, model=LOCAL_MODEL_ALIAS, logs=logs, **env
+        )
+        try:
+            yield app
+        finally:
+            app.stop()
 
 
 def start_module(name: str, module: str, *, ready_path: str, logs: Path, **env: str) -> Service:

@@ -11,10 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.llm_server import LocalModelServer
-from app.model_file import local_model_file
-from app.settings import LOCAL_MODEL_ALIAS
-from bench.harness import free_port, read_rag_sse, start_app, summary
+from bench.harness import local_engine_app, read_rag_sse, summary
 from bench.python_docs import QUESTIONS
 
 ANSWER_TOKENS = 48
@@ -25,30 +22,17 @@ async def run(
     work: Path, logs: Path, chroma: Path, collection: str, min_score: float
 ) -> dict[bool, dict[str, Any]]:
     """Client first-token time and done metrics per mode, alternating, on the real engine."""
-    model = local_model_file("Q4_0", work / "models")
-    with LocalModelServer(
-        model_path=model, port=free_port(), log_path=logs / "llm-retrieval.log"
-    ) as llm:
-        app = start_app(
-            "app-docs",
-            chroma=chroma,
-            llm_url=llm.base_url,
-            model=LOCAL_MODEL_ALIAS,
-            logs=logs,
-            collection=collection,
-            llm_max_tokens=str(ANSWER_TOKENS),
-            min_score=str(min_score),
-        )
-        runs: dict[bool, list[Any]] = {False: [], True: []}
-        try:
-            async with httpx.AsyncClient(base_url=app.url, timeout=120) as client:
-                await read_rag_sse(client, {"question": "warm-up", "k": 4})
-                for i, question in enumerate(QUESTIONS):
-                    for progressive in (i % 2 == 1, i % 2 == 0):  # A B, then B A
-                        body = {"question": question.text, "k": 4, "progressive": progressive}
-                        runs[progressive].append(await read_rag_sse(client, body, keep_done=True))
-        finally:
-            app.stop()
+    runs: dict[bool, list[Any]] = {False: [], True: []}
+    env = {"collection": collection, "llm_max_tokens": str(ANSWER_TOKENS)}
+    with local_engine_app(
+        "app-docs", work=work, logs=logs, chroma=chroma, min_score=str(min_score), **env
+    ) as app:
+        async with httpx.AsyncClient(base_url=app.url, timeout=120) as client:
+            await read_rag_sse(client, {"question": "warm-up", "k": 4})
+            for i, question in enumerate(QUESTIONS):
+                for progressive in (i % 2 == 1, i % 2 == 0):  # A B, then B A
+                    body = {"question": question.text, "k": 4, "progressive": progressive}
+                    runs[progressive].append(await read_rag_sse(client, body, keep_done=True))
     return {mode: _mode_figures(timings) for mode, timings in runs.items()}
 
 
