@@ -94,7 +94,7 @@ lint: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 
-# About 17 minutes (measured 16.8); writes bench/report.md and the charts next to it.
+# About 25 minutes (measured 24.2); writes bench/report.md and the charts next to it.
 bench: install-test
 	@$(PARALLEL) $(VENV)/.installed-bench
 	$(PY) -m bench
