@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
 
-from app.routes import health, ingest, page, sse
-from app.routes.langserve import add_rag_routes
+from app.routes import health, ingest, page, sse, summarize
+from app.routes.langserve import add_langserve_routes
 from app.services import build_services
 from app.settings import Settings
 
@@ -48,5 +48,13 @@ def create_app(
     app.include_router(sse.router)
     app.include_router(ingest.router)
     app.include_router(page.router)
-    add_rag_routes(app, services.rag_chain, services.event_stream)
+    app.include_router(summarize.router)
+    add_langserve_routes(
+        app,
+        {
+            "/rag": services.rag_chain,
+            "/rag/events": services.event_stream,
+            "/summarize": services.summarizer,
+        },
+    )
     return app

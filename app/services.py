@@ -6,6 +6,7 @@ shared with routes through :data:`app.deps.ServicesDep`.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,14 @@ from langchain_openai import ChatOpenAI
 from app.settings import Settings
 from callbacks import RagEventStream
 from chains.embeddings import build_embeddings
-from chains.ingest import Ingestor, build_splitter
+from chains.ingest import Ingestor, build_splitter, document_text
 from chains.keyword import KeywordRetriever
 from chains.llm import build_chat_model
 from chains.progressive import HybridRetriever, ProgressivePlan
 from chains.rag import build_answer_chain, build_rag_chain
 from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store
+from chains.summarize import StreamingSummarizer
 from chains.widening import WideningRetriever
 
 
@@ -43,6 +45,7 @@ class Services:
     rag_chain: Runnable[Any, dict[str, Any]]
     event_stream: RagEventStream
     ingestor: Ingestor
+    summarizer: StreamingSummarizer
 
     async def close(self) -> None:
         """Release the LLM's HTTP connections."""
@@ -110,5 +113,11 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
             default_k=settings.top_k,
             progressive=progressive,
             progressive_default=settings.progressive,
+        ),
+        # Parts are summarized as many at once as the engine has parallel slots.
+        summarizer=StreamingSummarizer(
+            llm,
+            lookup=functools.partial(document_text, store, lock=write_lock),
+            concurrency=settings.local_llm_slots,
         ),
     )

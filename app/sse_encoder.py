@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 from sse_starlette.sse import ServerSentEvent
 
-from chains.events import IngestEvent, RagEvent
+from chains.events import IngestEvent, RagEvent, SummaryEvent
 
-EventStream = AsyncIterator[RagEvent] | AsyncIterator[IngestEvent]
+EventStream = AsyncIterator[RagEvent] | AsyncIterator[IngestEvent] | AsyncIterator[SummaryEvent]
 """Typed events, each with a ``type`` field."""
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -26,6 +26,7 @@ from bench import (
     quality,
     retrieval,
     stack_cost,
+    summarization,
     ttfs,
 )
 from bench.corpus import questions
@@ -129,6 +130,9 @@ async def main(work: Path) -> list[Section]:
         log("11. retrieval quality, widening and progressive context")
         docs = await retrieval.run(work, logs, embeddings, MEASURED_MIN_SCORE)
         sections.append(retrieval.section(docs, OUT, MEASURED_MIN_SCORE))
+
+        log("12. streaming summarization of a 20,000-character document")
+        sections.append(summarization.section(await summarization.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

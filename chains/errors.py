@@ -4,6 +4,7 @@ The hierarchy::
 
     StreamingRagError             every error we raise on purpose; its message is for users
     ├── LocalModelServerError     the local model server could not start
+    ├── DocumentNotFoundError     no indexed document has that id
     └── DocumentError             one document or file cannot be indexed; the others go on
         ├── UnsupportedFileError  no loader for the file's suffix
         ├── UnreadableFileError   missing, unreadable, not UTF-8, or not a valid PDF
@@ -31,6 +32,10 @@ class StreamingRagError(Exception):
 
 class LocalModelServerError(StreamingRagError):
     """The local model server could not be started."""
+
+
+class DocumentNotFoundError(StreamingRagError):
+    """No indexed document has the id a request named."""
 
 
 class DocumentError(StreamingRagError):
@@ -80,6 +85,8 @@ def error_event_for(exc: BaseException) -> ErrorEvent:
         )
     if isinstance(exc, ValidationError):
         return ErrorEvent(code="invalid", message=describe_validation_error(exc), retryable=False)
+    if isinstance(exc, DocumentNotFoundError):
+        return ErrorEvent(code="not_found", message=str(exc), retryable=False)
     if isinstance(exc, DocumentError):
         return ErrorEvent(code="bad_document", message=str(exc), retryable=False)
     if isinstance(exc, chromadb.errors.ChromaError):

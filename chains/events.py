@@ -76,7 +76,7 @@ class Source(_Event):
             id=doc.id,
             doc_id=meta.get("doc_id"),
             cite=meta["cite"],
-            content=doc.page_content,
+            content=doc.page_content.strip(),  # stored chunks keep their edge whitespace
             score=meta["score"],
             metadata={k: v for k, v in meta.items() if k not in ("score", "cite")},
         )
@@ -229,3 +229,44 @@ class PipelineDoneEvent(_Event):
 
 IngestEvent = PipelineStartEvent | DocStageEvent | DocErrorEvent | PipelineDoneEvent | ErrorEvent
 """Every event of an ingestion run; ``error`` ends a run that failed as a whole."""
+
+
+class SummaryStartEvent(_Event):
+    """A summary begins: the document and how it was split for the model."""
+
+    type: Literal["summary_start"] = "summary_start"
+    document_id: str
+    title: str
+    total_chunks: int
+    total_chars: int
+
+
+class SummaryChunkEvent(_Event):
+    """One part of the document is summarized (parts finish in any order)."""
+
+    type: Literal["summary_chunk"] = "summary_chunk"
+    chunk_index: int
+    progress: int = Field(ge=0, le=100, description="share of the parts summarized so far")
+    partial_summary: str
+
+
+class SummaryMetrics(_Event):
+    """Timings of one summary, in milliseconds from the request."""
+
+    first_token_ms: float | None = Field(description="the final summary's first token")
+    total_ms: float
+    token_count: int
+    tokens_per_sec: float | None
+    model_calls: int = Field(description="parts, collapse steps and the final summary")
+
+
+class SummaryDoneEvent(_Event):
+    """The last event of a good summary stream."""
+
+    type: Literal["summary_done"] = "summary_done"
+    final_summary: str
+    metrics: SummaryMetrics
+
+
+SummaryEvent = SummaryStartEvent | SummaryChunkEvent | TokenEvent | SummaryDoneEvent | ErrorEvent
+"""Every event of a summary stream; ``token`` carries the final summary as it is written."""

@@ -64,21 +64,65 @@ class InputDocument(BaseModel):
 def build_splitter(
     chunk_size: int = 800, chunk_overlap: int = 100
 ) -> RecursiveCharacterTextSplitter:
-    """LangChain's recursive splitter: paragraphs, then lines, sentences, words."""
-    return RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    """LangChain's recursive splitter: paragraphs, then lines, sentences, words.
+
+    Departures from its defaults, so that :func:`document_text` can put a document back
+    together exactly: each chunk records its ``start_index``, and keeps the whitespace at
+    its edges (``strip_whitespace=False``), so the chunks tile the text with no gaps.
+    The prompt and the ``source`` events strip that whitespace.
+    """
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        add_start_index=True,
+        strip_whitespace=False,
+    )
 
 
 def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter) -> list[Document]:
-    """Split ``doc`` into chunks whose ids and metadata tie them to the document."""
-    texts = splitter.split_text(doc.content)
+    """Split ``doc`` into chunks whose ids and metadata tie them to the document.
+
+    A piece that is only whitespace (a document's trailing newlines) is not a chunk.
+    """
+    pieces = [p for p in splitter.create_documents([doc.content]) if p.page_content.strip()]
     return [
         Document(
             id=f"{doc.doc_id}:{position}",
-            page_content=text,
-            metadata={**doc.metadata, "doc_id": doc.doc_id, "chunk_index": position},
+            page_content=piece.page_content,
+            metadata={
+                **doc.metadata,
+                **piece.metadata,
+                "doc_id": doc.doc_id,
+                "chunk_index": position,
+            },
         )
-        for position, text in enumerate(texts)
+        for position, piece in enumerate(pieces)
     ]
+
+
+def document_text(store: Chroma, doc_id: str, lock: threading.Lock | None = None) -> str | None:
+    """The text of an indexed document, rebuilt from its chunks; None if there are none.
+
+    Chunks are laid at their ``start_index``, so the text they overlap on appears once
+    and the result is the text that was indexed (less a whitespace-only tail, which is
+    not indexed). Chunks indexed before offsets were recorded are joined by a blank
+    line, overlaps and all: index such a document again to rebuild it exactly.
+    """
+    with lock or contextlib.nullcontext():
+        found = store.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+    if not found["ids"]:
+        return None
+    chunks = sorted(
+        zip(found["documents"] or [], found["metadatas"] or [], strict=True),
+        key=lambda chunk: int(chunk[1].get("chunk_index", 0)),
+    )
+    text = ""
+    for content, metadata in chunks:
+        start = metadata.get("start_index")
+        if not isinstance(start, int) or start < 0:  # no offset, or the splitter lost it
+            start = len(text) + 2 if text else 0
+        text = text[:start].ljust(start, "\n") + content
+    return text
 
 
 def replace_document(

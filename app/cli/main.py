@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, llm, ingest, ask.
+"""The ``streaming-rag`` command: serve, llm, ingest, ask, summarize.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -16,6 +16,7 @@ from app.cli._console import console
 from app.cli.ask import cmd_ask
 from app.cli.ingest import cmd_ingest
 from app.cli.serve import cmd_llm, cmd_serve
+from app.cli.summarize import cmd_summarize
 from chains.errors import StreamingRagError
 
 
@@ -39,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=None)
     ask.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     ask.set_defaults(func=cmd_ask)
+    summarize = commands.add_parser("summarize", help="summarize a long document")
+    which = summarize.add_mutually_exclusive_group(required=True)
+    which.add_argument("path", nargs="?", metavar="PATH", help="a .txt, .md, .html or .pdf file")
+    which.add_argument("--id", help="the doc_id of an indexed document instead")
+    summarize.set_defaults(func=cmd_summarize)
     return parser
 
 

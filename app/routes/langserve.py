@@ -1,4 +1,6 @@
-"""LangServe routes: the RAG chain at ``/rag``, its typed events at ``/rag/events``.
+"""LangServe routes: the RAG chain, its typed events, and the streaming summarizer.
+
+They are mounted at ``/rag``, ``/rag/events`` and ``/summarize``.
 
 Departure from LangServe's default: LangServe validates the request ``config`` against
 a model that ignores unknown keys, so a misspelt option would be dropped silently. The
@@ -46,11 +48,9 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
     return config
 
 
-def add_rag_routes(
-    app: FastAPI, rag_chain: Runnable[Any, Any], event_stream: Runnable[Any, Any]
-) -> None:
-    """Mount the RAG chain under ``/rag`` and the typed-event runnable under ``/rag/events``."""
-    for runnable, path in ((rag_chain, "/rag"), (event_stream, "/rag/events")):
+def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]]) -> None:
+    """Mount each runnable under its path (``{"/rag": rag_chain, ...}``)."""
+    for path, runnable in runnables.items():
         add_routes(
             app,
             runnable,

@@ -1,0 +1,32 @@
+"""``POST /summarize/sse``: a streaming summary of one long document, as server-sent events.
+
+The same :class:`~chains.summarize.StreamingSummarizer` is served by LangServe at
+``/summarize`` (so ``RemoteRunnable(".../summarize").astream()`` yields these events),
+and this route iterates its ``astream()`` with the encoder and framing of ``/rag/sse``.
+Before the stream starts: a body that is not one document (empty, both or neither of
+``content`` and ``doc_id``, too long) is a 422, and an unknown ``doc_id`` a 404.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from sse_starlette.sse import EventSourceResponse
+
+from app.deps import ServicesDep
+from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+from chains.errors import DocumentNotFoundError
+from chains.summarize import SummaryRequest
+
+router = APIRouter(prefix="/summarize", tags=["summarization"])
+
+
+@router.post("/sse", response_class=EventSourceResponse)
+async def summarize_sse(body: SummaryRequest, services: ServicesDep) -> EventSourceResponse:
+    """Summarize a document given inline or by id: progress per part, then the summary."""
+    try:
+        await services.summarizer.resolve(body)
+    except DocumentNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return EventSourceResponse(
+        encode(services.summarizer.astream(body)), headers=SSE_HEADERS, ping=PING_SECONDS
+    )
