@@ -58,7 +58,12 @@ class InputDocument(BaseModel):
     @property
     def doc_id(self) -> str:
         """The given id, or a stable one derived from the content."""
-        return self.id or "sha-" + hashlib.sha256(self.content.encode()).hexdigest()[:16]
+        return self.id or content_doc_id(self.content)
+
+
+def content_doc_id(content: str) -> str:
+    """The id of a document sent without one: ``sha-`` and 16 hex digits of its hash."""
+    return "sha-" + hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 def build_splitter(

@@ -26,7 +26,6 @@ which closes their model requests.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
@@ -49,6 +48,7 @@ from chains.events import (
     SummaryStartEvent,
     TokenEvent,
 )
+from chains.ingest import content_doc_id
 
 PART_CHARS = 2400
 """About 600 tokens: a part, its instructions and its summary fit a 2,048-token slot."""
@@ -176,8 +176,8 @@ class StreamingSummarizer(Runnable[Any, SummaryEvent]):
     async def resolve(self, request: SummaryRequest) -> SummarySource:
         """The text a request names; an unknown ``doc_id`` raises DocumentNotFoundError."""
         if not request.doc_id:
-            digest = hashlib.sha256(request.content.encode()).hexdigest()[:16]
-            return SummarySource(f"sha-{digest}", request.title, request.content.strip())
+            document_id = content_doc_id(request.content)  # its id if it were indexed
+            return SummarySource(document_id, request.title, request.content.strip())
         text = await asyncio.to_thread(self.lookup, request.doc_id)
         if text is None:
             raise DocumentNotFoundError(f"no indexed document has the id {request.doc_id!r}")
