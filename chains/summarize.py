@@ -194,9 +194,25 @@ class StreamingSummarizer(Runnable[Any, SummaryEvent]):
         """
         request = SummaryRequest.model_validate(input)
         try:
-            async for event in self._events(await self.resolve(request), config):
+            source = await self.resolve(request)
+        except Exception as exc:  # an unknown id, or the store failed
+            yield error_event_for(exc)
+            return
+        async for event in self.summarize(source, config):
+            yield event
+
+    async def summarize(
+        self, source: SummarySource, config: RunnableConfig | None = None
+    ) -> AsyncIterator[SummaryEvent]:
+        """The events of a resolved document; any failure is one last ``error`` event.
+
+        ``/summarize/sse`` resolves first (to answer 404 before the stream) and streams
+        this, so the document is read from the store once.
+        """
+        try:
+            async for event in self._events(source, config):
                 yield event
-        except Exception as exc:  # the stream has started, or the id is unknown
+        except Exception as exc:  # the stream has started
             yield error_event_for(exc)
 
     async def _events(

@@ -2,7 +2,9 @@
 
 The same :class:`~chains.summarize.StreamingSummarizer` is served by LangServe at
 ``/summarize`` (so ``RemoteRunnable(".../summarize").astream()`` yields these events),
-and this route iterates its ``astream()`` with the encoder and framing of ``/rag/sse``.
+and this route streams its events with the encoder and framing of ``/rag/sse``: it
+resolves the document first, then iterates ``summarize()``, which ``astream()`` calls
+too, so the document is read once.
 Before the stream starts: a body that is not one document (empty, both or neither of
 ``content`` and ``doc_id``, too long) is a 422, and an unknown ``doc_id`` a 404.
 """
@@ -24,9 +26,9 @@ router = APIRouter(prefix="/summarize", tags=["summarization"])
 async def summarize_sse(body: SummaryRequest, services: ServicesDep) -> EventSourceResponse:
     """Summarize a document given inline or by id: progress per part, then the summary."""
     try:
-        await services.summarizer.resolve(body)
+        source = await services.summarizer.resolve(body)
     except DocumentNotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     return EventSourceResponse(
-        encode(services.summarizer.astream(body)), headers=SSE_HEADERS, ping=PING_SECONDS
+        encode(services.summarizer.summarize(source)), headers=SSE_HEADERS, ping=PING_SECONDS
     )
