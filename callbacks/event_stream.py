@@ -32,6 +32,7 @@ from callbacks.queue_handler import QueueCallbackHandler
 from callbacks.stream_clock import StreamClock
 from chains.citations import CitationTracker
 from chains.errors import StreamingRagError, error_event_for
+from chains.event_runnable import EventRunnable
 from chains.events import (
     CitationEvent,
     ContextUpdateEvent,
@@ -83,7 +84,7 @@ class _Finished:
     error: BaseException | None = None
 
 
-class RagEventStream(Runnable[Any, RagEvent]):
+class RagEventStream(EventRunnable[RagEvent]):
     """Yield the typed events of one answer.
 
     Example:
@@ -123,18 +124,6 @@ class RagEventStream(Runnable[Any, RagEvent]):
     def OutputType(self) -> Any:
         """Each streamed item is one typed event."""
         return RagEvent
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        """Not supported: the events only make sense streamed (use ``astream``)."""
-        raise NotImplementedError("RagEventStream is async-only; use astream() or ainvoke()")
-
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> RagEvent:
-        """Run to the end and return the last event (``done`` or ``error``)."""
-        async for event in self.astream(input, config, **kwargs):  # never empty: status first
-            last = event
-        return last
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any

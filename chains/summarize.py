@@ -35,11 +35,12 @@ from typing import Any, Self
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chains.errors import DocumentNotFoundError, error_event_for
+from chains.event_runnable import EventRunnable
 from chains.events import (
     SummaryChunkEvent,
     SummaryDoneEvent,
@@ -114,7 +115,7 @@ class SummarySource:
     text: str
 
 
-class StreamingSummarizer(Runnable[Any, SummaryEvent]):
+class StreamingSummarizer(EventRunnable[SummaryEvent]):
     """Summarize one document, streaming its progress and the summary's tokens.
 
     Example:
@@ -160,18 +161,6 @@ class StreamingSummarizer(Runnable[Any, SummaryEvent]):
     def OutputType(self) -> Any:
         """Each streamed item is one typed event."""
         return SummaryEvent
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        """Not supported: the summary streams (use ``astream`` or ``ainvoke``)."""
-        raise NotImplementedError("StreamingSummarizer is async-only; use astream() or ainvoke()")
-
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> SummaryEvent:
-        """Run to the end and return the last event (``summary_done`` or ``error``)."""
-        async for event in self.astream(input, config, **kwargs):  # never empty
-            last = event
-        return last
 
     async def resolve(self, request: SummaryRequest) -> SummarySource:
         """The text a request names; an unknown ``doc_id`` raises DocumentNotFoundError."""
