@@ -1,4 +1,5 @@
-"""Helpers of the HTTP tests: read a typed SSE stream, check its shape, build scripted apps."""
+"""Helpers of the HTTP tests: read a typed SSE stream, check its shape, build scripted apps,
+and read what llama-server itself reports."""
 
 import asyncio
 import json
@@ -39,6 +40,27 @@ def assert_well_formed_answer(events):
 
 def tokens_of(events):
     return [p["content"] for _, t, p in events if t == "token"]
+
+
+def of_type(events, name):
+    """The payloads of the events of one type, in order."""
+    return [payload for _, t, payload in events if t == name]
+
+
+async def engine_metric(url, name):
+    """One of llama-server's Prometheus figures (``n_decode_total``, ``requests_processing``)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{url}/metrics")).raise_for_status().text
+    line = next(x for x in text.splitlines() if x.startswith(f"llamacpp:{name} "))
+    return float(line.split()[1])
+
+
+async def assert_engine_goes_idle(url, message, within_s=15):
+    """Wait until llama-server runs no request; the deadline only catches a hang."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while await engine_metric(url, "requests_processing") > 0:
+        assert asyncio.get_running_loop().time() < deadline, message
+        await asyncio.sleep(0.05)
 
 
 def scripted_app(kb_settings, embeddings, base_url, **settings):

@@ -16,7 +16,15 @@ import pytest
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from sse_helpers import assert_well_formed_answer, read_events, scripted_app, tokens_of
+from sse_helpers import (
+    assert_engine_goes_idle,
+    assert_well_formed_answer,
+    engine_metric,
+    of_type,
+    read_events,
+    scripted_app,
+    tokens_of,
+)
 
 from app.server import create_app
 from bench.scripted_llm import Script
@@ -27,18 +35,6 @@ pytestmark = pytest.mark.anyio
 
 HYBRID_QUESTION = {"question": "How does hybrid search fuse BM25 with vectors?", "k": 3}
 ABSENT_QUESTION = {"question": "Who painted the Mona Lisa?", "k": 3}
-
-
-def of_type(events, name):
-    return [payload for _, t, payload in events if t == name]
-
-
-async def engine_metric(url: str, name: str) -> float:
-    """One of llama-server's Prometheus figures (``n_decode_total``, ``requests_processing``)."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{url}/metrics")).raise_for_status().text
-    line = next(x for x in text.splitlines() if x.startswith(f"llamacpp:{name} "))
-    return float(line.split()[1])
 
 
 async def engine_decodes(url: str) -> float:
@@ -116,10 +112,7 @@ async def test_hybrid_wave_that_ranks_another_chunk_first_revises_the_real_answe
     final = tokens_of(events[types.index("revise") :])
     assert final and done["metrics"]["token_count"] == len(final)
     assert done["waves"] == [1, 2]
-    deadline = asyncio.get_running_loop().time() + 15  # the draft's request must be gone
-    while await engine_metric(local_llm.url, "requests_processing") > 0:
-        assert asyncio.get_running_loop().time() < deadline, "a model request is still running"
-        await asyncio.sleep(0.05)
+    await assert_engine_goes_idle(local_llm.url, "the draft's model request is still running")
 
 
 async def test_progressive_through_remote_runnable_on_rag_events(live_server, remote_runnable):

@@ -15,21 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sse_helpers import read_events
+from sse_helpers import assert_engine_goes_idle, engine_metric, of_type, read_events
 
 pytestmark = pytest.mark.anyio
 
 GPL = Path("/usr/share/common-licenses/GPL-3").read_text()
-
-
-def of_type(events, name):
-    return [payload for _, t, payload in events if t == name]
-
-
-async def engine(url: str, name: str) -> float:
-    async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{url}/metrics")).raise_for_status().text
-    return float(next(x for x in text.splitlines() if x.startswith(f"llamacpp:{name} ")).split()[1])
 
 
 async def engine_tokens(url: str, text: str) -> int:
@@ -56,7 +46,7 @@ async def test_document_three_times_the_context_is_summarized_by_the_model(
     live_server, local_llm, settings
 ):
     assert await engine_tokens(local_llm.url, GPL) >= 3 * settings.local_llm_ctx
-    predicted = await engine(local_llm.url, "tokens_predicted_total")
+    predicted = await engine_metric(local_llm.url, "tokens_predicted_total")
     events = await read_events(
         live_server, path="/summarize/sse", json={"content": GPL, "title": "GNU GPL v3"}
     )
@@ -73,7 +63,7 @@ async def test_document_three_times_the_context_is_summarized_by_the_model(
     assert done["metrics"]["token_count"] == types.count("token") > 5
     assert done["metrics"]["model_calls"] > start["total_chunks"]
     assert 0 < done["metrics"]["first_token_ms"] < done["metrics"]["total_ms"]
-    generated = await engine(local_llm.url, "tokens_predicted_total") - predicted
+    generated = await engine_metric(local_llm.url, "tokens_predicted_total") - predicted
     assert generated >= done["metrics"]["token_count"] + len(chunks)
 
 
@@ -92,13 +82,10 @@ async def test_indexed_document_by_id_is_split_as_the_same_text_inline(live_serv
 async def test_disconnect_mid_summary_leaves_no_request_at_the_model_server(live_server, local_llm):
     events = await read_until(live_server, {"content": GPL}, stop_at="summary_chunk")
     assert events[-1]["progress"] < 100, "the client left before the parts were done"
-    deadline = asyncio.get_running_loop().time() + 15  # only catches a hang
-    while await engine(local_llm.url, "requests_processing") > 0:
-        assert asyncio.get_running_loop().time() < deadline, "model requests kept running"
-        await asyncio.sleep(0.05)
-    decoded = await engine(local_llm.url, "n_decode_total")
+    await assert_engine_goes_idle(local_llm.url, "model requests kept running")
+    decoded = await engine_metric(local_llm.url, "n_decode_total")
     await asyncio.sleep(1.5)
-    assert await engine(local_llm.url, "n_decode_total") == decoded, "a new part started"
+    assert await engine_metric(local_llm.url, "n_decode_total") == decoded, "a new part started"
 
 
 async def test_remote_runnable_on_summarize_streams_the_same_events(live_server, remote_runnable):
