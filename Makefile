@@ -72,15 +72,31 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 		(apt-get update -qq && apt-get install -y -qq python3.11-doc)
 	touch $@
 
+# The page's browser libraries (Markdown, then sanitizing), pinned with their integrity
+# hashes in app/static/vendor's lock file, from the npm registry; the page serves the two
+# files copied next to it, so it needs no CDN. axe-core, the accessibility checker, stays
+# in the venv for the browser tests.
+VENDOR := app/static/vendor
+NPM_DIR := $(VENV)/npm
+
+$(VENDOR)/.fetched: $(VENDOR)/package.json $(VENDOR)/package-lock.json | $(PY)
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
+	cp $(VENDOR)/package.json $(VENDOR)/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cp $(NPM_DIR)/node_modules/marked/lib/marked.umd.js $(VENDOR)/marked.js
+	cp $(NPM_DIR)/node_modules/dompurify/dist/purify.min.js $(VENDOR)/purify.js
+	touch $@
+
 # The engine compile (CPU) and the Python install (mostly downloads) run side by side,
 # each one's output kept in one piece.
 PARALLEL := $(MAKE) --no-print-directory --jobs=2 --output-sync=target
 
 install:
-	@$(PARALLEL) $(VENV)/.installed $(VENV)/bin/llama-server
+	@$(PARALLEL) $(VENV)/.installed $(VENV)/bin/llama-server $(VENDOR)/.fetched
 
 install-test:
-	@$(PARALLEL) $(VENV)/.installed-test $(VENV)/bin/llama-server
+	@$(PARALLEL) $(VENV)/.installed-test $(VENV)/bin/llama-server $(VENDOR)/.fetched
 
 run: install
 	$(VENV)/bin/streaming-rag serve
@@ -100,4 +116,4 @@ bench: install-test
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) data $(VENDOR)/.fetched $(VENDOR)/*.js .pytest_cache .ruff_cache .mypy_cache

@@ -205,7 +205,13 @@ class Ingestor:
         self.on_change = on_change or (lambda: None)
 
     async def run(self, documents: Sequence[Any]) -> AsyncIterator[IngestEvent]:
-        """Yield the events of indexing ``documents`` (dicts or :class:`InputDocument`)."""
+        """Yield the events of indexing ``documents``.
+
+        Each is a dict, an :class:`InputDocument`, or a function without arguments that
+        loads one (an uploaded file). That function is called in a thread when its turn
+        comes, so a file that fails to load is its own ``doc_error`` and the others are
+        still indexed.
+        """
         started = time.perf_counter()
         indexed = failed = 0
         try:
@@ -213,6 +219,8 @@ class Ingestor:
             for index, raw in enumerate(documents):
                 doc_id = _given_id(raw)
                 try:
+                    if callable(raw):
+                        raw = await asyncio.to_thread(raw)
                     doc = InputDocument.model_validate(raw)
                     doc_id = doc.doc_id
                     async for event in self._index_one(doc, index):

@@ -2,12 +2,14 @@
 
 A file's document id comes from its resolved path, so indexing the same file again
 (after an edit, or from ``--watch``) replaces its chunks, and deleting the file can
-remove them. ``source`` metadata is the path as given.
+remove them. ``source`` metadata is the path as given. An uploaded file has only a
+name: its id comes from that name, so uploading a file of the same name replaces it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -85,6 +87,30 @@ def load_file(path: Path) -> InputDocument:
         id=file_doc_id(path),
         content="\n\n".join(page.page_content for page in pages),
         metadata={**metadata, "source": str(path)},
+    )
+
+
+def upload_doc_id(filename: str) -> str:
+    """The stable document id of an uploaded file: a hash of its name."""
+    return "upload-" + hashlib.sha256(filename.encode()).hexdigest()[:16]
+
+
+def load_upload(filename: str, data: bytes) -> InputDocument:
+    """Read an uploaded file with the loader for its suffix, as :func:`load_file` does.
+
+    The loaders read paths, so the bytes go to a private temporary file under the
+    upload's own name (its directory part dropped). ``source`` metadata is that name.
+    Raises what :func:`load_file` raises.
+    """
+    name = Path(filename).name
+    if not name:
+        raise UnsupportedFileError("an uploaded file needs a name with a suffix")
+    with tempfile.TemporaryDirectory(prefix="streaming-rag-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        doc = load_file(path)
+    return doc.model_copy(
+        update={"id": upload_doc_id(name), "metadata": {**doc.metadata, "source": name}}
     )
 
 

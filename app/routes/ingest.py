@@ -1,6 +1,9 @@
-"""``POST /index`` (JSON summary) and ``POST /index/sse`` (per-document status events).
+"""``POST /index`` (JSON summary), ``POST /index/sse`` and ``POST /index/files/sse``.
 
-Both run the same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
+The last two stream per-document status events: ``/index/sse`` for documents sent as
+JSON, ``/index/files/sse`` for files uploaded as ``multipart/form-data`` (the page's
+upload area), read by the same loaders as ``streaming-rag ingest``. All three run the
+same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
 anything starts (422); each document is then validated on its own, so a bad one
 becomes a ``doc_error`` and the others are indexed. A failure of the run as a whole
 is the stream's one ``error`` event, or a 503/500 JSON error from ``POST /index``.
@@ -9,14 +12,16 @@ Writes need the API key when ``RAG_API_KEY`` is set.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import ServicesDep, require_api_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+from chains.loaders import load_upload
 
 router = APIRouter(tags=["ingestion"], dependencies=[Depends(require_api_key)])
 
@@ -67,4 +72,23 @@ async def index_sse(body: IndexRequest, services: ServicesDep) -> EventSourceRes
     """Index the documents, streaming each one's stages as server-sent events."""
     return EventSourceResponse(
         encode(services.ingestor.run(body.documents)), headers=SSE_HEADERS, ping=PING_SECONDS
+    )
+
+
+@router.post("/index/files/sse", response_class=EventSourceResponse)
+async def index_files_sse(
+    files: Annotated[list[UploadFile], File(description="`.txt`, `.md`, `.html` or `.pdf`")],
+    services: ServicesDep,
+) -> EventSourceResponse:
+    """Index uploaded files, streaming each one's stages; ``index`` is the file's position.
+
+    A file that cannot be loaded (unsupported suffix, not UTF-8, not a PDF) is its own
+    ``doc_error``; the others are still indexed. A file's id comes from its name, so
+    uploading a file of the same name again replaces it.
+    """
+    if len(files) > MAX_DOCUMENTS:
+        raise HTTPException(status_code=422, detail=f"at most {MAX_DOCUMENTS} files per request")
+    loads = [functools.partial(load_upload, f.filename or "", await f.read()) for f in files]
+    return EventSourceResponse(
+        encode(services.ingestor.run(loads)), headers=SSE_HEADERS, ping=PING_SECONDS
     )
