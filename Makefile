@@ -72,7 +72,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 		(apt-get update -qq && apt-get install -y -qq python3.11-doc)
 	touch $@
 
-# The page's browser libraries (Markdown, then sanitizing), pinned with their integrity
+# The page's browser libraries (Markdown, sanitizing, server-sent events read from a
+# fetch, all as ES modules), pinned with their integrity
 # hashes in app/static/vendor's lock file, from the npm registry; the page serves the two
 # files copied next to it, so it needs no CDN. axe-core, the accessibility checker, stays
 # in the venv for the browser tests.
@@ -84,8 +85,10 @@ $(VENDOR)/.fetched: $(VENDOR)/package.json $(VENDOR)/package-lock.json | $(PY)
 	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
 	cp $(VENDOR)/package.json $(VENDOR)/package-lock.json $(NPM_DIR)/
 	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	cp $(NPM_DIR)/node_modules/marked/lib/marked.umd.js $(VENDOR)/marked.js
-	cp $(NPM_DIR)/node_modules/dompurify/dist/purify.min.js $(VENDOR)/purify.js
+	cp $(NPM_DIR)/node_modules/marked/lib/marked.esm.js $(VENDOR)/marked.js
+	cp $(NPM_DIR)/node_modules/dompurify/dist/purify.es.mjs $(VENDOR)/purify.js
+	rm -rf $(VENDOR)/eventsource-parser && mkdir $(VENDOR)/eventsource-parser
+	cp $(NPM_DIR)/node_modules/eventsource-parser/dist/*.js $(VENDOR)/eventsource-parser/
 	touch $@
 
 # The engine compile (CPU) and the Python install (mostly downloads) run side by side,
@@ -116,4 +119,4 @@ bench: install-test
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) data $(VENDOR)/.fetched $(VENDOR)/*.js .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) data $(VENDOR)/.fetched $(VENDOR)/*.js $(VENDOR)/eventsource-parser .pytest_cache .ruff_cache .mypy_cache

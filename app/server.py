@@ -48,6 +48,7 @@ def create_app(
     app.include_router(sse.router)
     app.include_router(ingest.router)
     app.include_router(page.router)
+    app.mount("/static", page.static_files(), name="static")
     app.include_router(summarize.router)
     add_langserve_routes(
         app,

@@ -21,6 +21,7 @@ from app.model_file import local_model_file
 from app.server import create_app
 from app.settings import Settings
 from bench.harness import free_port
+from bench.scripted_llm import ScriptedLLM
 from chains.embeddings import build_embeddings
 from chains.events import PipelineDoneEvent
 from chains.ingest import Ingestor, InputDocument, build_splitter
@@ -230,6 +231,19 @@ async def remote_runnable():
 def serve():
     """Serve any ASGI app for one test: ``with serve(app) as server: server.url``."""
     return ServerThread
+
+
+@pytest.fixture
+def scripted_llm(serve):
+    """The scripted OpenAI-compatible server (``bench.scripted_llm``), served for one test.
+
+    It only forces what the real model cannot be made to do on demand: a slow, dying or
+    citing answer, or an exact token list to compare with what the client received.
+    """
+    record = ScriptedLLM()
+    with serve(record.app()) as server:
+        record.url = server.url
+        yield record
 
 
 def write_pdf(path: Path, lines: list[str]) -> Path:

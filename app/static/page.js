@@ -1,0 +1,137 @@
+// The chat page: one `POST /rag/sse` per question. Sources first, then the answer token
+// by token; Stop (or Escape) aborts the fetch, so the server sees the disconnect and
+// cancels the model request. `document.body.dataset.stream` says where the stream is
+// (running, done, stopped, failed), for people's styles and for the browser tests.
+import { AnswerView } from "./answer.js";
+import { HttpError, streamEvents } from "./sse.js";
+import { SourceList } from "./sources.js";
+import { SummaryPanel } from "./summarize.js";
+import { UploadArea } from "./upload.js";
+
+const $ = (id) => document.getElementById(id);
+const summary = new SummaryPanel($("summary-panel"));
+const sources = new SourceList($("sources"), {
+  onSummarize: (docId, title) => summary.summarize(docId, title),
+});
+const answer = new AnswerView($("answer"), { onCitationClick: (cite) => sources.highlight(cite) });
+new UploadArea({
+  zone: $("drop-zone"), input: $("files"), list: $("uploads"),
+  keyInput: $("api-key"), keyBox: $("api-key-box"),
+});
+
+let controller = null;
+let lastQuestion = "";
+
+function setState(state) {
+  document.body.dataset.stream = state;
+  const running = state === "running";
+  $("send").disabled = running;
+  $("stop").disabled = !running;
+}
+
+function footer({ ttfs, ttft, rate, total } = {}) {
+  const ms = (value) => (value == null ? "–" : `${Math.round(value)} ms`);
+  $("metric-ttfs").textContent = ms(ttfs);
+  $("metric-ttft").textContent = ms(ttft);
+  $("metric-rate").textContent = rate == null ? "–" : `${rate.toFixed(1)} tok/s`;
+  $("metric-total").textContent = ms(total);
+}
+
+function showError(message) {
+  $("error-message").textContent = message;
+  $("error").hidden = false;
+  $("status").textContent = "";
+  setState("failed");
+}
+
+async function ask(question) {
+  if (controller) controller.abort();
+  controller = new AbortController();
+  lastQuestion = question;
+  sources.clear();
+  answer.reset();
+  $("error").hidden = true;
+  $("revised").hidden = true;
+  footer();
+  setState("running");
+  const started = performance.now();
+  const live = {};
+  const body = { question };
+  if ($("progressive").checked) body.progressive = true;
+  let ended = false;
+  try {
+    for await (const event of streamEvents("/rag/sse", { json: body, signal: controller.signal })) {
+      switch (event.type) {
+        case "status":
+          $("status").textContent = event.message;
+          break;
+        case "source":
+          if (live.ttfs == null) {
+            live.ttfs = performance.now() - started;
+            footer(live);
+          }
+          sources.add(event);
+          break;
+        case "context_update":
+          for (const source of event.sources) sources.add(source, event.wave);
+          $("status").textContent = `Wave ${event.wave} of ${event.total_waves}: ` +
+            `${event.sources.length} new source(s)`;
+          break;
+        case "ttft":
+          live.ttft = event.ms;
+          footer(live);
+          break;
+        case "token":
+          answer.append(event.content);
+          break;
+        case "citation":
+          answer.judge(event);
+          if (event.valid) sources.markCited(event.cite);
+          break;
+        case "revise":
+          answer.reset();
+          sources.unmarkCited();
+          $("revised-reason").textContent = event.reason;
+          $("revised").hidden = false;
+          break;
+        case "done": {
+          ended = true;
+          const m = event.metrics;
+          footer({ ttfs: m.ttfs_ms, ttft: m.ttft_ms, rate: m.tokens_per_sec, total: m.total_ms });
+          $("status").textContent = `${m.token_count} tokens`;
+          setState("done");
+          break;
+        }
+        case "error":
+          ended = true;
+          showError(event.message + (event.retryable ? "" : " (retrying will not help)"));
+          break;
+      }
+    }
+    if (!ended) showError("The connection was lost before the answer ended.");
+  } catch (error) {
+    if (error.name === "AbortError") {
+      $("status").textContent = "Stopped.";
+      setState("stopped");
+    } else {
+      showError(error instanceof HttpError ? error.message : "The server could not be reached.");
+    }
+  }
+}
+
+function stop() {
+  if (controller && document.body.dataset.stream === "running") controller.abort();
+}
+
+$("ask").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (question) ask(question);
+});
+$("api-key-form").addEventListener("submit", (event) => event.preventDefault());
+$("stop").addEventListener("click", stop);
+$("retry").addEventListener("click", () => ask(lastQuestion));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") stop();
+});
+setState("idle");
