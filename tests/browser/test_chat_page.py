@@ -71,8 +71,17 @@ def test_chat_page_shows_sources_before_the_streamed_answer(page, live_server, t
     expect(page.locator("#stop")).to_be_disabled()
 
 
-CITING = ["Backpressure ", "slows ", "the **producer** ", "[doc", "-001]", " and ",
-          "<img src=x onerror=\"window.__pwned=1\">", "not [doc-009].", "\n\n`[doc-002]`"]
+CITING = [
+    "Backpressure ",
+    "slows ",
+    "the **producer** ",
+    "[doc",
+    "-001]",
+    " and ",
+    '<img src=x onerror="window.__pwned=1">',
+    "not [doc-009].",
+    "\n\n`[doc-002]`",
+]
 """A valid key split across tokens, Markdown, injected HTML, an invalid key, and a key
 inside code (which stays text)."""
 
@@ -127,7 +136,7 @@ def test_stop_ends_the_stream_and_the_model_server_sees_the_request_end(
             time.sleep(0.02)
     call = scripted_llm.calls[-1]
     assert call.client_disconnected and call.tokens_sent < 400
-    assert page.locator("#metric-total").inner_text() == "–", "a stopped stream has no done"
+    assert page.locator("#metric-total").inner_text() == "\u2013", "a stopped stream has no done"
     expect(page.locator("#send")).to_be_enabled()
 
 
