@@ -83,6 +83,12 @@ async function ask(question) {
           break;
         case "token":
           answer.append(event.content);
+          live.tokens = (live.tokens || 0) + 1;
+          live.firstTokenAt ??= performance.now();
+          if (live.tokens > 1) {
+            live.rate = (live.tokens - 1) / ((performance.now() - live.firstTokenAt) / 1000);
+            footer(live);
+          }
           break;
         case "citation":
           answer.judge(event);
