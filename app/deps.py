@@ -27,6 +27,20 @@ def require_api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Let writes through only with ``Authorization: Bearer <RAG_API_KEY>`` when it is set."""
+    _check_key(services, credentials)
+
+
+def require_read_key(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Guard the question routes with the same key when ``RAG_PROTECT_READS`` is true."""
+    if services.settings.protect_reads:
+        _check_key(services, credentials)
+
+
+def _check_key(services: Services, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """401 unless the bearer key matches ``RAG_API_KEY`` (when one is set)."""
     expected = services.settings.api_key
     if expected is None:
         return

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from langchain_core.embeddings import Embeddings
 
-from app.routes import health, ingest, page, sse, summarize
+from app.body_limit import BodyLimitMiddleware
+from app.observability import RequestLogMiddleware
+from app.rate_limit import RateLimitMiddleware
+from app.routes import health, ingest, metrics, page, sse, summarize
 from app.routes.langserve import add_langserve_routes
 from app.services import build_services
 from app.settings import Settings
@@ -34,6 +40,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.shutdown.attach(asyncio.get_running_loop())
         yield
         await services.close()
 
@@ -44,7 +51,25 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    # The last added runs first: the request id, the log line and its count, CORS
+    # (preflights), the rate limit, then the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit:
+        app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestLogMiddleware, metrics=services.metrics)
+    app.add_middleware(
+        CorrelationIdMiddleware, header_name="X-Request-ID", validator=_is_usable_request_id
+    )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(sse.router)
     app.include_router(ingest.router)
     app.include_router(page.router)
@@ -59,3 +84,8 @@ def create_app(
         },
     )
     return app
+
+
+def _is_usable_request_id(value: str) -> bool:
+    """Keep a proxy's request id when it is short printable ASCII; else make a new one."""
+    return 0 < len(value) <= 128 and value.isascii() and value.isprintable()

@@ -17,8 +17,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
+from app.observability import ObservedEventStream, ServiceMetrics
 from app.settings import Settings
-from callbacks import RagEventStream
+from app.shutdown import ShutdownGate
+from chains.breaker import LlmBreaker
 from chains.embeddings import build_embeddings
 from chains.ingest import Ingestor, build_splitter, document_text
 from chains.keyword import KeywordRetriever
@@ -42,8 +44,11 @@ class Services:
     retriever: ScoredRetriever
     keyword: KeywordRetriever
     llm: ChatOpenAI
+    breaker: LlmBreaker
     rag_chain: Runnable[Any, dict[str, Any]]
-    event_stream: RagEventStream
+    event_stream: ObservedEventStream
+    metrics: ServiceMetrics
+    shutdown: ShutdownGate
     ingestor: Ingestor
     summarizer: StreamingSummarizer
 
@@ -53,7 +58,12 @@ class Services:
             await self.llm.http_async_client.aclose()
 
 
-def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    embeddings: Embeddings | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> Services:
     """Open the store, load the embedding model and compose the chains.
 
     ``embeddings`` lets a caller share one loaded model between several apps (tests do).
@@ -65,7 +75,11 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
             openai_model=settings.openai_embeddings_model,
             api_key=api_key,
             base_url=settings.llm_base_url,
+            timeout_s=settings.embeddings_timeout_s,
+            max_retries=settings.llm_max_retries,
         )
+    metrics = metrics or ServiceMetrics()
+    shutdown = ShutdownGate(settings.shutdown_grace_s)
     # Warm the local model, whose first call is slow; a remote call would cost money.
     if settings.embeddings == "local":
         embeddings.embed_query("warm-up")
@@ -74,9 +88,15 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
     )
     store = build_vector_store(chroma, settings.collection, embeddings)
     write_lock = threading.Lock()  # ingestion writes vs. searches: no half-replaced docs
-    retriever = ScoredRetriever(vectorstore=store, k=settings.top_k, lock=write_lock)
+    retriever = ScoredRetriever(
+        vectorstore=store,
+        k=settings.top_k,
+        lock=write_lock,
+        timeout_s=settings.embeddings_timeout_s,
+    )
     keyword = KeywordRetriever(vectorstore=store, k=settings.top_k, lock=write_lock)
     widening = WideningRetriever(vector=retriever, keyword=keyword, min_score=settings.min_score)
+    breaker = LlmBreaker(threshold=settings.breaker_threshold, reset_s=settings.breaker_reset_s)
     llm = build_chat_model(
         model=settings.llm_model or "",
         base_url=settings.effective_llm_base_url,
@@ -84,6 +104,8 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
         timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        breaker=breaker,
     )
     rag_chain = build_rag_chain(widening, llm, default_k=settings.top_k)
     progressive = ProgressivePlan(
@@ -100,6 +122,7 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         retriever=retriever,
         keyword=keyword,
         llm=llm,
+        breaker=breaker,
         rag_chain=rag_chain,
         ingestor=Ingestor(
             store,
@@ -107,13 +130,17 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
             lock=write_lock,
             on_change=keyword.invalidate,
         ),
-        event_stream=RagEventStream(
+        event_stream=ObservedEventStream(
             rag_chain,
             maxsize=settings.queue_maxsize,
             default_k=settings.top_k,
             progressive=progressive,
             progressive_default=settings.progressive,
+            metrics=metrics,
+            shutdown=shutdown,
         ),
+        metrics=metrics,
+        shutdown=shutdown,
         # Parts are summarized as many at once as the engine has parallel slots.
         summarizer=StreamingSummarizer(
             llm,

@@ -8,10 +8,11 @@ below them receives plain arguments. The standard ``OPENAI_API_KEY`` and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
+import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_MODEL_ALIAS = "smollm2"
 """The name the local model server announces for the bundled SmolLM2 model."""
@@ -62,7 +63,21 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
     llm_max_tokens: int = Field(256, ge=1, le=8192)
-    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_timeout_s: float = Field(
+        30.0, gt=0, description="connect and per-read timeout of a model request (a hang ends)"
+    )
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="retries with backoff, only before the answer's first byte"
+    )
+    breaker_threshold: int = Field(
+        5, ge=1, description="consecutive model failures that open the circuit breaker"
+    )
+    breaker_reset_s: float = Field(
+        15.0, gt=0, description="how long the breaker stays open before one trial request"
+    )
+    embeddings_timeout_s: float = Field(
+        30.0, gt=0, description="bound of one search's embedding call and vector query"
+    )
 
     local_llm_port: int = Field(8081, ge=1, le=65535)
     local_llm_threads: int = Field(2, ge=1)
@@ -87,7 +102,40 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(100, ge=0)
 
     api_key: SecretStr | None = None
+    protect_reads: bool = Field(False, description="the API key guards the question routes too")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS, comma-separated"
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="larger request bodies get 413 unread"
+    )
+    rate_limit: str | None = Field(
+        None, description="per-client limit on streaming and write routes, e.g. 30/minute"
+    )
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="on SIGTERM, how long streams in flight may still finish"
+    )
     index_sample_docs: bool = True
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"RAG_RATE_LIMIT {value!r} is not a rate like 30/minute or 5/second"
+            ) from exc
+        return value.strip()
 
     @field_validator("llm_base_url")
     @classmethod
@@ -105,6 +153,8 @@ class Settings(BaseSettings):
             )
         if self.local_llm_model_path is not None and not self.local_llm_model_path.is_file():
             raise ValueError(f"RAG_LOCAL_LLM_MODEL_PATH is not a file: {self.local_llm_model_path}")
+        if self.protect_reads and self.api_key is None:
+            raise ValueError("RAG_PROTECT_READS=true needs RAG_API_KEY")
         if self.embeddings == "openai" and self.llm_api_key is None:
             raise ValueError("RAG_EMBEDDINGS=openai needs OPENAI_API_KEY (or RAG_LLM_API_KEY)")
         if self.llm_model is None:

@@ -34,6 +34,8 @@ def build_embeddings(
     api_key: str | None = None,
     base_url: str | None = None,
     threads: int | None = None,
+    timeout_s: float = 30.0,
+    max_retries: int = 2,
 ) -> Embeddings:
     """Build the embedding model the vector store and the retriever share.
 
@@ -52,6 +54,8 @@ def build_embeddings(
             model=openai_model,
             openai_api_key=SecretStr(api_key) if api_key else None,
             openai_api_base=base_url,
+            request_timeout=timeout_s,
+            max_retries=max_retries,
         )
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

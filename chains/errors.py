@@ -5,6 +5,7 @@ The hierarchy::
     StreamingRagError             every error we raise on purpose; its message is for users
     ├── LocalModelServerError     the local model server could not start
     ├── DocumentNotFoundError     no indexed document has that id
+    ├── SearchTimeoutError        embedding the question or searching took too long
     └── DocumentError             one document or file cannot be indexed; the others go on
         ├── UnsupportedFileError  no loader for the file's suffix
         ├── UnreadableFileError   missing, unreadable, not UTF-8, or not a valid PDF
@@ -21,6 +22,7 @@ from __future__ import annotations
 import chromadb.errors
 import httpx
 import openai
+from purgatory.domain.model import OpenedState
 from pydantic import ValidationError
 
 from chains.events import ErrorEvent
@@ -36,6 +38,10 @@ class LocalModelServerError(StreamingRagError):
 
 class DocumentNotFoundError(StreamingRagError):
     """No indexed document has the id a request named."""
+
+
+class SearchTimeoutError(StreamingRagError):
+    """Embedding the question or searching the store took longer than allowed."""
 
 
 class DocumentError(StreamingRagError):
@@ -62,6 +68,13 @@ def error_event_for(exc: BaseException) -> ErrorEvent:
         'llm_timeout'
 
     """
+    if isinstance(exc, OpenedState):
+        return ErrorEvent(
+            code="llm_unavailable",
+            message="The language model server is failing; answers are paused for a few "
+            "seconds (circuit breaker open).",
+            retryable=True,
+        )
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         return ErrorEvent(
             code="llm_timeout", message="The language model timed out.", retryable=True
@@ -85,6 +98,8 @@ def error_event_for(exc: BaseException) -> ErrorEvent:
         )
     if isinstance(exc, ValidationError):
         return ErrorEvent(code="invalid", message=describe_validation_error(exc), retryable=False)
+    if isinstance(exc, SearchTimeoutError):
+        return ErrorEvent(code="search_timeout", message=str(exc), retryable=True)
     if isinstance(exc, DocumentNotFoundError):
         return ErrorEvent(code="not_found", message=str(exc), retryable=False)
     if isinstance(exc, DocumentError):

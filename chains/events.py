@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from asgi_correlation_id import correlation_id
 from langchain_core.documents import Document
 from pydantic import (
     BaseModel,
@@ -156,6 +157,10 @@ class DoneEvent(_Event):
     waves: list[int] | None = Field(
         None, description="progressive: the waves that gave the final answer's context"
     )
+    request_id: str | None = Field(
+        default_factory=lambda: correlation_id.get(),
+        description="the X-Request-ID of the HTTP request that asked (null outside one)",
+    )
 
 
 class ErrorEvent(_Event):
@@ -165,6 +170,10 @@ class ErrorEvent(_Event):
     code: str
     message: str
     retryable: bool
+    request_id: str | None = Field(
+        default_factory=lambda: correlation_id.get(),
+        description="the X-Request-ID of the HTTP request that asked (null outside one)",
+    )
 
 
 RagEvent = (

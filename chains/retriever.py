@@ -10,6 +10,7 @@ all agree on it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
+from chains.errors import SearchTimeoutError
 from chains.events import MetadataValue, cite_key
 
 MetadataFilter = Mapping[str, MetadataValue]
@@ -59,6 +61,9 @@ class ScoredRetriever(BaseRetriever):
     lock: Any = None
     """A ``threading.Lock`` shared with ingestion, so a search never sees a half-replaced
     document; ``None`` when nothing writes concurrently."""
+    timeout_s: float | None = None
+    """Bound of one async search (embedding the question, then the query): past it the
+    answer ends with ``search_timeout`` instead of waiting on a stuck model or store."""
 
     def _search(
         self, query: str, k: int | None = None, filter: MetadataFilter | None = None
@@ -82,7 +87,14 @@ class ScoredRetriever(BaseRetriever):
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **options: Any
     ) -> list[Document]:
-        return await run_in_executor(None, self._search, query, **options)
+        try:
+            return await asyncio.wait_for(
+                run_in_executor(None, self._search, query, **options), self.timeout_s
+            )
+        except TimeoutError as exc:
+            raise SearchTimeoutError(
+                f"The search took longer than {self.timeout_s:g} s and was abandoned."
+            ) from exc
 
 
 def annotate(doc: Document, similarity: float, rank: int) -> Document:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API (and the local model server when needed)."""
     import uvicorn
 
+    from app.observability import json_log_config
     from app.server import create_app
+    from app.shutdown import DrainingServer
 
     settings = Settings(**_overrides(args))
     app = create_app(settings)
@@ -75,7 +78,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"page:       {base}/\nplayground: {base}/rag/playground/\n"
             f"docs:       {base}/docs\nhealth:     {base}/health"
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=json_log_config(),
+            access_log=False,  # ours has the request id and the timings
+            # A backstop: the gate ends every stream when the grace runs out.
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
+        )
+        DrainingServer(config, app.state.services.shutdown).run()
     return 0
 
 

@@ -1,4 +1,9 @@
-"""``GET /health``: what the service can do right now (collection, LLM, embedding model).
+"""``GET /health``, ``/health/live``, ``/health/ready``: what the service can do right now.
+
+``/health/live`` only says the process answers (for a restart probe). ``/health/ready``
+checks each dependency (for a load balancer): the store, the embedding model, the LLM
+and the circuit breaker in front of it; 503 while any of them fails. ``/health`` is the
+summary people read: the collection, the LLM's engine and the embedding model.
 
 Each dependency is checked for real on every call: the LLM server must answer, and the
 embedding model must embed a probe sentence. When the LLM is llama.cpp's
@@ -38,6 +43,39 @@ async def health(services: ServicesDep) -> JSONResponse:
         "embeddings": {"provider": settings.embeddings, "loaded": dims is not None, "dims": dims},
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/health/live")
+async def health_live() -> dict[str, str]:
+    """The process is up and its event loop answers."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready")
+async def health_ready(services: ServicesDep) -> JSONResponse:
+    """Each dependency's state; 200 only when every one can serve an answer."""
+    base_url = services.settings.effective_llm_base_url or "https://api.openai.com/v1"
+    llm, dims, breaker = await asyncio.gather(
+        _llm_status(base_url), _embedding_dims(services.embeddings), services.breaker.state()
+    )
+    try:
+        store: dict[str, Any] = {
+            "ok": True,
+            "count": await asyncio.to_thread(collection_size, services.store),
+        }
+    except Exception:  # any store failure means no search can run
+        store = {"ok": False, "count": None}
+    checks = {
+        "store": store,
+        "embeddings": {"ok": dims is not None, "dims": dims},
+        "llm": {"ok": llm["reachable"], "base_url": base_url},
+        "breaker": {"ok": breaker != "opened", "state": breaker},
+    }
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
 async def _llm_status(base_url: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ async def index(body: IndexRequest, services: ServicesDep) -> dict[str, Any]:
     """Index the documents; answer with what happened to each one, in request order."""
     outcomes: dict[int, dict[str, Any]] = {}
     summary: dict[str, Any] = {}
-    async for event in services.ingestor.run(body.documents):
+    async for event in services.metrics.observe_ingest(services.ingestor.run(body.documents)):
         if event.type == "doc_stage" and event.stage == "ready":
             outcomes[event.index] = {
                 "doc_id": event.doc_id,
@@ -70,9 +70,10 @@ def _in_order(outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
 @router.post("/index/sse", response_class=EventSourceResponse)
 async def index_sse(body: IndexRequest, services: ServicesDep) -> EventSourceResponse:
     """Index the documents, streaming each one's stages as server-sent events."""
-    return EventSourceResponse(
-        encode(services.ingestor.run(body.documents)), headers=SSE_HEADERS, ping=PING_SECONDS
+    events = services.shutdown.guard(
+        services.metrics.observe_ingest(services.ingestor.run(body.documents))
     )
+    return EventSourceResponse(encode(events), headers=SSE_HEADERS, ping=PING_SECONDS)
 
 
 @router.post("/index/files/sse", response_class=EventSourceResponse)
@@ -89,6 +90,5 @@ async def index_files_sse(
     if len(files) > MAX_DOCUMENTS:
         raise HTTPException(status_code=422, detail=f"at most {MAX_DOCUMENTS} files per request")
     loads = [functools.partial(load_upload, f.filename or "", await f.read()) for f in files]
-    return EventSourceResponse(
-        encode(services.ingestor.run(loads)), headers=SSE_HEADERS, ping=PING_SECONDS
-    )
+    events = services.shutdown.guard(services.metrics.observe_ingest(services.ingestor.run(loads)))
+    return EventSourceResponse(encode(events), headers=SSE_HEADERS, ping=PING_SECONDS)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from langchain_core.runnables import Runnable, RunnableConfig
 from langserve import add_routes
+
+from app.deps import require_read_key
 
 _ALLOWED_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__)
 
@@ -49,7 +51,10 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
 
 
 def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]]) -> None:
-    """Mount each runnable under its path (``{"/rag": rag_chain, ...}``)."""
+    """Mount each runnable under its path (``{"/rag": rag_chain, ...}``).
+
+    Every endpoint asks for the API key when ``RAG_PROTECT_READS`` is true.
+    """
     for path, runnable in runnables.items():
         add_routes(
             app,
@@ -57,4 +62,5 @@ def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]])
             path=path,
             per_req_config_modifier=reject_unknown_config,
             enable_feedback_endpoint=False,
+            dependencies=[Depends(require_read_key)],
         )

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep
+from app.deps import ServicesDep, require_read_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from callbacks import RagEventStream, StreamRequest
 
-router = APIRouter(prefix="/rag", tags=["streaming"])
+router = APIRouter(prefix="/rag", tags=["streaming"], dependencies=[Depends(require_read_key)])
 
 _BODY_SCHEMA = {
     "requestBody": {

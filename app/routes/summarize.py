@@ -11,15 +11,17 @@ Before the stream starts: a body that is not one document (empty, both or neithe
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep
+from app.deps import ServicesDep, require_read_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from chains.errors import DocumentNotFoundError
 from chains.summarize import SummaryRequest
 
-router = APIRouter(prefix="/summarize", tags=["summarization"])
+router = APIRouter(
+    prefix="/summarize", tags=["summarization"], dependencies=[Depends(require_read_key)]
+)
 
 
 @router.post("/sse", response_class=EventSourceResponse)
@@ -30,5 +32,7 @@ async def summarize_sse(body: SummaryRequest, services: ServicesDep) -> EventSou
     except DocumentNotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     return EventSourceResponse(
-        encode(services.summarizer.summarize(source)), headers=SSE_HEADERS, ping=PING_SECONDS
+        encode(services.shutdown.guard(services.summarizer.summarize(source))),
+        headers=SSE_HEADERS,
+        ping=PING_SECONDS,
     )
