@@ -2,7 +2,8 @@
 
 A declared ``Content-Length`` over the limit is refused before a byte of the body is
 read. A body sent without one (chunked) is counted as it arrives and refused as soon as
-it passes the limit, so a route never holds more than the limit in memory.
+it passes the limit: the 413 goes out, and the app reads a disconnect, so a route never
+holds more than the limit in memory.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from __future__ import annotations
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class _TooLarge(Exception):
-    """The body passed the limit while it was being read."""
 
 
 class BodyLimitMiddleware:
@@ -40,27 +37,32 @@ class BodyLimitMiddleware:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        refused = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    # Answer now, and tell the app the client is gone so it stops reading.
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # after a 413, whatever the app still says is dropped
+                await send(message)
 
         try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # The route failed on the disconnect we fed it (ClientDisconnect); answered.
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

@@ -110,7 +110,12 @@ class KeywordRetriever(BaseRetriever):
                     if docs
                     else None
                 )
-                vectors = np.asarray(data["embeddings"], dtype=np.float32).reshape(len(docs), -1)
+                # An empty collection has no vectors to shape (and no BM25 index).
+                vectors = (
+                    np.asarray(data["embeddings"], dtype=np.float32).reshape(len(docs), -1)
+                    if docs
+                    else np.empty((0, 0), dtype=np.float32)
+                )
                 self._snapshot = _Snapshot(bm25, vectors)
             return self._snapshot
 

@@ -15,8 +15,7 @@ const sources = new SourceList($("sources"), {
 });
 const answer = new AnswerView($("answer"), { onCitationClick: (cite) => sources.highlight(cite) });
 new UploadArea({
-  zone: $("drop-zone"), input: $("files"), list: $("uploads"),
-  keyInput: $("api-key"), keyBox: $("api-key-box"),
+  zone: $("drop-zone"), input: $("files"), list: $("uploads"), keyBox: $("api-key-box"),
 });
 
 let controller = null;
@@ -120,6 +119,7 @@ async function ask(question) {
       $("status").textContent = "Stopped.";
       setState("stopped");
     } else {
+      if (error.status === 401) $("api-key-box").open = true;
       showError(error instanceof HttpError ? error.message : "The server could not be reached.");
     }
   }

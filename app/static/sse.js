@@ -2,6 +2,12 @@
 // and be stopped with an AbortController. eventsource-parser does the SSE framing.
 import { EventSourceParserStream } from "./vendor/eventsource-parser/stream.js";
 
+/** The bearer key typed into the page (sent when the server sets RAG_API_KEY). */
+export function authHeaders() {
+  const key = document.getElementById("api-key").value;
+  return key ? { Authorization: "Bearer " + key } : {};
+}
+
 /** A 4xx/5xx answer before any event: `message` is the server's `detail`, said plainly. */
 export class HttpError extends Error {
   constructor(status, message) {
@@ -24,7 +30,9 @@ function detailOf(body) {
  * when `signal` is aborted, which closes the connection: the server sees the disconnect.
  */
 export async function* streamEvents(url, { body, json, headers = {}, signal } = {}) {
-  const init = { method: "POST", headers: { Accept: "text/event-stream", ...headers }, signal };
+  const init = {
+    method: "POST", headers: { Accept: "text/event-stream", ...authHeaders(), ...headers }, signal,
+  };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers["Content-Type"] = "application/json";

@@ -22,9 +22,8 @@ function row(file) {
 }
 
 export class UploadArea {
-  constructor({ zone, input, list, keyInput, keyBox }) {
+  constructor({ zone, input, list, keyBox }) {
     this.list = list;
-    this.keyInput = keyInput;
     this.keyBox = keyBox;
     input.addEventListener("change", () => {
       this.upload([...input.files]);
@@ -48,7 +47,6 @@ export class UploadArea {
     this.list.prepend(...rows);
     const form = new FormData();
     for (const file of files) form.append("files", file, file.name);
-    const headers = this.keyInput.value ? { Authorization: "Bearer " + this.keyInput.value } : {};
     const set = (index, text, value, state) => {
       const item = rows[index];
       item.querySelector(".stage").textContent = text;
@@ -57,7 +55,7 @@ export class UploadArea {
     };
     let ended = false;
     try {
-      for await (const event of streamEvents("/index/files/sse", { body: form, headers })) {
+      for await (const event of streamEvents("/index/files/sse", { body: form })) {
         if (event.type === "doc_stage") {
           const chunks = event.num_chunks_indexed ?? event.num_chunks;
           const detail = event.stage === "ready" ? `ready · ${chunks} chunk(s)` : event.stage;

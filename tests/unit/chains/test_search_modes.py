@@ -91,6 +91,13 @@ def test_keyword_search_returns_nothing_when_no_word_matches(keyword):
     assert keyword.invoke("zebra xylophone") == []
 
 
+def test_keyword_search_on_an_empty_collection_finds_nothing(tmp_path, embeddings):
+    """Regression: an empty collection failed to build its index (a reshape of no vectors),
+    so every question to a fresh install ended with an internal error."""
+    store = build_vector_store(build_chroma_client(path=tmp_path / "empty"), "empty", embeddings)
+    assert KeywordRetriever(vectorstore=store, k=2).invoke("What is HNSW?") == []
+
+
 def test_keyword_search_applies_the_metadata_filter(keyword):
     assert keyword.invoke("ZQX-4471 stream", filter={"topic": "streaming"})[0].metadata[
         "doc_id"
