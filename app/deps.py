@@ -1,4 +1,8 @@
-"""Dependency aliases: how routes reach the objects ``create_app`` built."""
+"""Dependency aliases: how routes reach the objects ``create_app`` built.
+
+They are ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, one
+thread hop per request for a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.services import Services
 
 
-def _get_services(request: Request) -> Services:
+async def _get_services(request: Request) -> Services:
     """Read the app's services from ``app.state`` (set by ``create_app``)."""
     services: Services = request.app.state.services
     return services
@@ -22,7 +26,7 @@ ServicesDep = Annotated[Services, Depends(_get_services)]
 _bearer = HTTPBearer(auto_error=False, description="RAG_API_KEY, when one is configured")
 
 
-def require_api_key(
+async def require_api_key(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -30,7 +34,7 @@ def require_api_key(
     _check_key(services, credentials)
 
 
-def require_read_key(
+async def require_read_key(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

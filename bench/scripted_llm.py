@@ -39,6 +39,10 @@ class Script:
     tokens: list[str] | int = 64
     rate: float = 0.0
     die_after: int | None = None
+    stall_after: int | None = None
+    """Send this many tokens, then hold the connection open and send nothing (a hang)."""
+    fail_first: int = 0
+    """Answer the first this-many requests with HTTP 503 before any stream starts."""
 
     def deltas(self) -> list[str]:
         """The content deltas to stream, in order."""
@@ -81,9 +85,12 @@ class ScriptedLLM:
             ]
         )
 
-    async def _chat(self, request: Request) -> StreamingResponse:
+    async def _chat(self, request: Request) -> StreamingResponse | JSONResponse:
         call = Call(body=await request.json(), started=time.monotonic())
         self.calls.append(call)
+        if len(self.calls) <= self.script.fail_first:
+            call.ended = call.started
+            return JSONResponse({"error": {"message": "scripted: overloaded"}}, status_code=503)
         return StreamingResponse(_stream(self.script, call), media_type="text/event-stream")
 
     async def _set_script(self, request: Request) -> JSONResponse:
@@ -110,6 +117,8 @@ async def _stream(script: Script, call: Call) -> AsyncIterator[bytes]:
         for i, delta in enumerate(script.deltas()):
             if script.die_after is not None and i == script.die_after:
                 raise ConnectionResetError("scripted: the model server died mid-stream")
+            if script.stall_after is not None and i == script.stall_after:
+                await asyncio.Event().wait()  # hangs until the client gives up
             if script.rate:
                 # Keep to the schedule rather than sleeping a fixed gap, so lateness does not add up.
                 delay = started + i / script.rate - time.monotonic()

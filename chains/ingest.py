@@ -268,10 +268,21 @@ class Ingestor:
                 replace_document, self.store, doc.doc_id, chunks, vectors, self.lock
             )
         except Exception as exc:
+            if _is_unwritable(exc):
+                raise IndexingError(
+                    "the vector store's files cannot be written (read-only?); "
+                    "this document was not written"
+                ) from exc
             raise IndexingError("the vector store could not write this document") from exc
         finally:
             self.on_change()
         yield stage(stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale)
+
+
+def _is_unwritable(exc: Exception) -> bool:
+    """Whether Chroma failed because its SQLite files cannot be written (read-only disk)."""
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "unable to open database file" in text
 
 
 def _given_id(raw: Any) -> str | None:

@@ -19,7 +19,9 @@ def client_for(app):
 
 
 async def test_protect_reads_puts_the_key_on_every_question_route(kb_settings, embeddings):
-    settings = kb_settings.model_copy(update={"api_key": SecretStr("s3cret"), "protect_reads": True})
+    settings = kb_settings.model_copy(
+        update={"api_key": SecretStr("s3cret"), "protect_reads": True}
+    )
     app = create_app(settings, embeddings=embeddings)
     key = {"Authorization": "Bearer s3cret"}
     async with client_for(app) as c:
@@ -45,7 +47,9 @@ def test_protect_reads_without_a_key_is_refused_at_startup(settings_factory):
 
 
 async def test_reads_stay_open_by_default_and_writes_keep_their_key(kb_settings, embeddings):
-    app = create_app(kb_settings.model_copy(update={"api_key": SecretStr("s3cret")}), embeddings=embeddings)
+    app = create_app(
+        kb_settings.model_copy(update={"api_key": SecretStr("s3cret")}), embeddings=embeddings
+    )
     async with client_for(app) as c:
         read = await c.post("/rag/invoke", json={"input": QUESTION})
         write = await c.post("/index", json={"documents": [{"content": "x"}]})
@@ -57,8 +61,12 @@ async def test_cors_allows_only_the_listed_origins(kb_settings, embeddings):
     app = create_app(settings, embeddings=embeddings)
     preflight = {"Access-Control-Request-Method": "POST"}
     async with client_for(app) as c:
-        allowed = await c.options("/rag/sse", headers={"Origin": "https://app.example", **preflight})
-        denied = await c.options("/rag/sse", headers={"Origin": "https://evil.example", **preflight})
+        allowed = await c.options(
+            "/rag/sse", headers={"Origin": "https://app.example", **preflight}
+        )
+        denied = await c.options(
+            "/rag/sse", headers={"Origin": "https://evil.example", **preflight}
+        )
         simple = await c.get("/health/live", headers={"Origin": "https://app.example"})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"

@@ -76,7 +76,12 @@ async def test_request_id_is_made_or_kept_and_reaches_header_done_and_log(kb_app
     lines = [r for r in caplog.records if r.name == "streaming_rag.access"]
     by_id = {r.request_id: r for r in lines}
     line = by_id["proxy-42"]
-    assert (line.method, line.path, line.route, line.status) == ("POST", "/rag/sse", "/rag/sse", 200)
+    assert (line.method, line.path, line.route, line.status) == (
+        "POST",
+        "/rag/sse",
+        "/rag/sse",
+        200,
+    )
     assert line.outcome == "done" and line.ttft_ms > 0 and line.duration_ms >= line.total_ms
     assert by_id[refused.headers["x-request-id"]].status == 422
 
