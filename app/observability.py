@@ -175,8 +175,8 @@ class ObservedEventStream(RagEventStream):
         self, input: Any, config: Any = None, **kwargs: Any
     ) -> AsyncIterator[RagEvent]:
         """:meth:`RagEventStream.astream`, observed, and drained on shutdown."""
-        answer = self.metrics.observe_answer(super().astream(input, config, **kwargs))
-        async for event in self.shutdown.guard(answer):
+        drained = self.shutdown.guard(super().astream(input, config, **kwargs))
+        async for event in self.metrics.observe_answer(drained):
             yield event
 
 

@@ -7,6 +7,7 @@ shared with routes through :data:`app.deps.ServicesDep`.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,12 @@ from app.settings import Settings
 from app.shutdown import ShutdownGate
 from chains.breaker import LlmBreaker
 from chains.embeddings import build_embeddings
-from chains.ingest import Ingestor, build_splitter, document_text
+from chains.ingest import (
+    Ingestor,
+    build_splitter,
+    document_text,
+    repair_interrupted_replacements,
+)
 from chains.keyword import KeywordRetriever
 from chains.llm import build_chat_model
 from chains.progressive import HybridRetriever, ProgressivePlan
@@ -31,6 +37,8 @@ from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store
 from chains.summarize import StreamingSummarizer
 from chains.widening import WideningRetriever
+
+_log = logging.getLogger("streaming_rag.store")
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ def build_services(
         path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
     )
     store = build_vector_store(chroma, settings.collection, embeddings)
+    if repaired := repair_interrupted_replacements(store):
+        _log.warning("removed stale chunks a crash left mid-replacement: %s", repaired)
     write_lock = threading.Lock()  # ingestion writes vs. searches: no half-replaced docs
     retriever = ScoredRetriever(
         vectorstore=store,

@@ -11,15 +11,20 @@ stream stops dead at the first signal, with no event. :class:`DrainingServer` ca
 uvicorn's own handler instead (the one sse-starlette keeps as ``original_handler``),
 so the gate decides when streams end.
 
-Which task cancels which: :meth:`ShutdownGate.guard` records the task that iterates a
-stream (the response's). When the grace runs out, the gate cancels that task; the guard
-catches the cancellation where it waits for the next event, withdraws it, lets the
-stream's own cleanup cancel its producer, and sends the error event.
+Which task cancels which: :meth:`ShutdownGate.guard` asks for each next event in a
+task of its own and waits for it or for the end of the grace, whichever comes first.
+When the grace ends first, the guard cancels that step (the stream's own cleanup then
+cancels its producer and so the model request) and sends the error event. The
+response's task is never cancelled by the gate: sse-starlette runs it in an anyio task
+group, where a foreign cancellation, even withdrawn, left the response hanging until
+uvicorn's backstop cut it. When the client leaves, the response's task is cancelled
+as before, and the guard's ``finally`` cancels the step in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from types import FrameType
 from typing import TypeVar
@@ -48,7 +53,7 @@ class ShutdownGate:
         self.grace_s = grace_s
         self.expired = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._streams: set[asyncio.Task[object]] = set()
+        self._expired_event: asyncio.Event | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Remember the loop the streams run on (the app's lifespan calls this)."""
@@ -65,35 +70,40 @@ class ShutdownGate:
 
     def _expire(self) -> None:
         self.expired = True
-        for task in list(self._streams):
-            task.cancel(msg="the shutdown grace ran out")
+        if self._expired_event is not None:
+            self._expired_event.set()
 
     async def guard(self, events: AsyncIterator[E]) -> AsyncIterator[E | ErrorEvent]:
         """Pass ``events`` through; once the grace has run out, end with ``shutting_down``."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._streams.add(task)
+        if self._expired_event is None:
+            self._expired_event = asyncio.Event()
+        expiry = asyncio.ensure_future(self._expired_event.wait())
         source = aiter(events)
+        step: asyncio.Future[E] | None = None
         try:
-            while True:
+            while not self.expired:
+                step = asyncio.ensure_future(anext(source))
+                await asyncio.wait({step, expiry}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    break  # the grace ran out while the stream waited for its next event
                 try:
-                    event = await anext(source)
+                    event = step.result()
                 except StopAsyncIteration:
                     return
-                except asyncio.CancelledError:
-                    if not self.expired or task is None:
-                        raise
-                    task.uncancel()
-                    yield ErrorEvent(
-                        code="shutting_down",
-                        message="The server is shutting down; ask again in a moment.",
-                        retryable=True,
-                    )
-                    return
                 yield event
+            yield ErrorEvent(
+                code="shutting_down",
+                message="The server is shutting down; ask again in a moment.",
+                retryable=True,
+            )
         finally:
-            if task is not None:
-                self._streams.discard(task)
+            expiry.cancel()
+            if step is not None and not step.done():
+                step.cancel()  # the stream's own cleanup cancels its model request
+                await asyncio.gather(step, return_exceptions=True)
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
 
 
 class DrainingServer(uvicorn.Server):
@@ -104,6 +114,13 @@ class DrainingServer(uvicorn.Server):
         self.gate = gate
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Stop accepting (uvicorn's own handler), then let streams drain."""
+        """Stop accepting (uvicorn's own handler), then let streams drain.
+
+        uvicorn would raise the signal again once it has shut down, which kills the
+        process before ``serve`` stops the model server; the drain is the signal's
+        whole meaning here, so it is not raised again and ``serve`` exits with 0.
+        """
         sse.original_handler(self, sig, frame)
+        if sig == signal.SIGTERM:
+            self._captured_signals.clear()
         self.gate.begin()

@@ -5,6 +5,12 @@ in place, and chunks past the new count are deleted in the same locked step. A d
 without an id gets one from the hash of its content, so the same text is stored once.
 Embedding (the slow part) runs outside the lock; only the Chroma writes hold it.
 
+A crash (kill -9) between a replacement's two writes would leave a document half new
+and half stale. Every chunk therefore records when its version was written
+(``indexed_at``, nanoseconds), and :func:`repair_interrupted_replacements`, run when the
+store is opened, deletes the chunks of a document that are older than its newest
+version. One Chroma upsert holds a whole version, so the newest one is complete.
+
 :class:`Ingestor` is the one pipeline: ``POST /index``, ``/index/sse``, the CLI, the
 sample knowledge base at ``serve`` and the notebook all run it.
 """
@@ -88,8 +94,10 @@ def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter)
     """Split ``doc`` into chunks whose ids and metadata tie them to the document.
 
     A piece that is only whitespace (a document's trailing newlines) is not a chunk.
+    All chunks of one call share one ``indexed_at`` stamp: they are one version.
     """
     pieces = [p for p in splitter.create_documents([doc.content]) if p.page_content.strip()]
+    version = time.time_ns()
     return [
         Document(
             id=f"{doc.doc_id}:{position}",
@@ -99,6 +107,7 @@ def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter)
                 **piece.metadata,
                 "doc_id": doc.doc_id,
                 "chunk_index": position,
+                "indexed_at": version,
             },
         )
         for position, piece in enumerate(pieces)
@@ -156,6 +165,33 @@ def replace_document(
         if stale:
             store.delete(ids=stale)
     return len(stale)
+
+
+def repair_interrupted_replacements(store: Chroma) -> dict[str, int]:
+    """Delete the stale chunks a crash left behind; returns how many, per document.
+
+    A document whose chunks carry two ``indexed_at`` versions was being replaced when
+    the process died after writing the new version but before deleting the old one's
+    extra chunks. The newest version was written in one upsert, so it is whole; the
+    older chunks go. Chunks written before versions were recorded count as oldest.
+    """
+    found = store.get(include=["metadatas"])
+    versions: dict[str, dict[int, list[str]]] = {}
+    for chunk_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True):
+        meta = metadata or {}
+        doc_id = str(meta.get("doc_id", chunk_id.rsplit(":", 1)[0]))
+        stamp = meta.get("indexed_at")
+        version = stamp if isinstance(stamp, int) else -1
+        versions.setdefault(doc_id, {}).setdefault(version, []).append(chunk_id)
+    repaired: dict[str, int] = {}
+    for doc_id, by_version in versions.items():
+        if len(by_version) < 2:
+            continue
+        newest = max(by_version)
+        stale = [cid for version, ids in by_version.items() if version != newest for cid in ids]
+        store.delete(ids=stale)
+        repaired[doc_id] = len(stale)
+    return repaired
 
 
 def delete_document(store: Chroma, doc_id: str, lock: threading.Lock | None = None) -> int:

@@ -3,11 +3,17 @@ and read what llama-server itself reports."""
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 from httpx_sse import aconnect_sse
 
 from app.server import create_app
+from bench.harness import free_port
 
 
 async def read_events(base_url, method="POST", path="/rag/sse", *, delay=0.0, **kwargs):
@@ -66,3 +72,30 @@ async def assert_engine_goes_idle(url, message, within_s=15):
 def scripted_app(kb_settings, embeddings, base_url, **settings):
     update = {"llm_base_url": base_url, "llm_model": "scripted", **settings}
     return create_app(kb_settings.model_copy(update=update), embeddings=embeddings)
+
+
+CLI = Path(sys.executable).with_name("streaming-rag")
+
+
+def start_serve(tmp_path, log_name="serve.log", **env):
+    """Start `streaming-rag serve` with ``RAG_*`` settings; wait until it answers."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "RAG_PORT": str(port),
+        "RAG_CHROMA_PATH": str(tmp_path / "chroma"),
+        **{f"RAG_{k.upper()}": str(v) for k, v in env.items()},
+    }
+    with (tmp_path / log_name).open("w") as log:
+        process = subprocess.Popen([str(CLI), "serve"], env=environ, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / log_name).read_text()
+        try:
+            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("serve did not start")
