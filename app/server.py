@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from langchain_core.embeddings import Embeddings
 
 from app.body_limit import BodyLimitMiddleware
@@ -51,6 +52,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    # LangServe parses bodies itself and lets these two through as 500s.
+    app.add_exception_handler(RecursionError, _unreadable_json)
+    app.add_exception_handler(UnicodeDecodeError, _unreadable_json)
     # The last added runs first: the request id, the log line and its count, CORS
     # (preflights), the rate limit, then the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -84,6 +88,15 @@ def create_app(
         },
     )
     return app
+
+
+async def _unreadable_json(request: Request, exc: Exception) -> JSONResponse:
+    """422 for a body the JSON parser cannot read: nested too deeply, or not UTF-8."""
+    why = "is nested too deeply" if isinstance(exc, RecursionError) else "is not UTF-8"
+    return JSONResponse(
+        {"detail": [{"loc": ["body"], "msg": f"the JSON body {why}", "type": "json_invalid"}]},
+        status_code=422,
+    )
 
 
 def _is_usable_request_id(value: str) -> bool:

@@ -27,7 +27,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from sse_starlette import sse
@@ -53,7 +53,8 @@ class ShutdownGate:
         self.grace_s = grace_s
         self.expired = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._expired_event: asyncio.Event | None = None
+        self._waiters: set[asyncio.Future[Any]] = set()
+        """One future per stream in flight, resolved when the grace runs out."""
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Remember the loop the streams run on (the app's lifespan calls this)."""
@@ -70,16 +71,15 @@ class ShutdownGate:
 
     def _expire(self) -> None:
         self.expired = True
-        if self._expired_event is not None:
-            self._expired_event.set()
+        for waiter in list(self._waiters):  # each on its stream's own loop
+            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
 
     async def guard(self, events: AsyncIterator[E]) -> AsyncIterator[E | ErrorEvent]:
         """Pass ``events`` through; once the grace has run out, end with ``shutting_down``."""
-        if self._expired_event is None:
-            self._expired_event = asyncio.Event()
-        expiry = asyncio.ensure_future(self._expired_event.wait())
+        expiry: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.add(expiry)
         source = aiter(events)
-        step: asyncio.Future[E] | None = None
+        step: asyncio.Future[Any] | None = None
         try:
             while not self.expired:
                 step = asyncio.ensure_future(anext(source))
@@ -97,13 +97,18 @@ class ShutdownGate:
                 retryable=True,
             )
         finally:
-            expiry.cancel()
+            self._waiters.discard(expiry)
             if step is not None and not step.done():
                 step.cancel()  # the stream's own cleanup cancels its model request
                 await asyncio.gather(step, return_exceptions=True)
             close = getattr(source, "aclose", None)
             if close is not None:
                 await close()
+
+
+def _resolve(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class DrainingServer(uvicorn.Server):

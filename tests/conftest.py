@@ -227,7 +227,7 @@ async def remote_runnable():
         remote.sync_client.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def serve():
     """Serve any ASGI app for one test: ``with serve(app) as server: server.url``."""
     return ServerThread

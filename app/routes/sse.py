@@ -35,7 +35,7 @@ async def rag_sse(request: Request, services: ServicesDep) -> EventSourceRespons
     """Answer a question as typed server-sent events: sources first, then tokens."""
     try:
         body = await request.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, or nested past Python's limit
         raise RequestValidationError(
             [{"loc": ["body"], "msg": "body must be JSON", "type": "json_invalid"}]
         ) from exc
@@ -72,7 +72,7 @@ def _respond(stream: RagEventStream, body: Any) -> EventSourceResponse:
     try:
         request = stream.input_model.model_validate(body)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from exc
+        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
     return EventSourceResponse(
         encode(stream.astream(request)), headers=SSE_HEADERS, ping=PING_SECONDS
     )
