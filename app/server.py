@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from langchain_core.embeddings import Embeddings
 
 from app.body_limit import BodyLimitMiddleware
+from app.error_handlers import add_error_handlers
 from app.observability import RequestLogMiddleware
 from app.rate_limit import RateLimitMiddleware
 from app.routes import health, ingest, metrics, page, sse, summarize
@@ -52,9 +52,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    # LangServe parses bodies itself and lets these two through as 500s.
-    app.add_exception_handler(RecursionError, _unreadable_json)
-    app.add_exception_handler(UnicodeDecodeError, _unreadable_json)
+    add_error_handlers(app)
     # The last added runs first: the request id, the log line and its count, CORS
     # (preflights), the rate limit, then the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -88,15 +86,6 @@ def create_app(
         },
     )
     return app
-
-
-async def _unreadable_json(request: Request, exc: Exception) -> JSONResponse:
-    """422 for a body the JSON parser cannot read: nested too deeply, or not UTF-8."""
-    why = "is nested too deeply" if isinstance(exc, RecursionError) else "is not UTF-8"
-    return JSONResponse(
-        {"detail": [{"loc": ["body"], "msg": f"the JSON body {why}", "type": "json_invalid"}]},
-        status_code=422,
-    )
 
 
 def _is_usable_request_id(value: str) -> bool:

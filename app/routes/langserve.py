@@ -50,6 +50,27 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
     return config
 
 
+async def reject_null_config(request: Request) -> None:
+    """422 for ``"config": null``, which LangServe 0.3 answers with a 500 (a TypeError)."""
+    if request.method != "POST":
+        return
+    try:
+        body = await request.json()  # Starlette keeps it: LangServe reads it again
+    except (ValueError, RecursionError):
+        return  # LangServe reports the malformed body itself
+    if isinstance(body, dict) and "config" in body and not isinstance(body["config"], dict):
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {
+                    "loc": ["body", "config"],
+                    "msg": "config must be an object (or left out)",
+                    "type": "dict_type",
+                }
+            ],
+        )
+
+
 def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]]) -> None:
     """Mount each runnable under its path (``{"/rag": rag_chain, ...}``).
 
@@ -62,5 +83,5 @@ def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]])
             path=path,
             per_req_config_modifier=reject_unknown_config,
             enable_feedback_endpoint=False,
-            dependencies=[Depends(require_read_key)],
+            dependencies=[Depends(require_read_key), Depends(reject_null_config)],
         )
