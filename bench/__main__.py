@@ -29,6 +29,7 @@ from bench import (
     summarization,
     ttfs,
 )
+from bench import load as load_scenario
 from bench.corpus import questions
 from bench.harness import Service, free_port, set_script, start_app, start_module
 from bench.report import Section, write_report
@@ -133,6 +134,9 @@ async def main(work: Path) -> list[Section]:
 
         log("12. streaming summarization of a 20,000-character document")
         sections.append(summarization.section(await summarization.run(work, logs)))
+
+        log("13. load: 200 streams and 20 ingestion requests at once")
+        sections.append(load_scenario.section(await load_scenario.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent
