@@ -11,14 +11,15 @@ stream stops dead at the first signal, with no event. :class:`DrainingServer` ca
 uvicorn's own handler instead (the one sse-starlette keeps as ``original_handler``),
 so the gate decides when streams end.
 
-Which task cancels which: :meth:`ShutdownGate.guard` asks for each next event in a
-task of its own and waits for it or for the end of the grace, whichever comes first.
-When the grace ends first, the guard cancels that step (the stream's own cleanup then
-cancels its producer and so the model request) and sends the error event. The
-response's task is never cancelled by the gate: sse-starlette runs it in an anyio task
-group, where a foreign cancellation, even withdrawn, left the response hanging until
-uvicorn's backstop cut it. When the client leaves, the response's task is cancelled
-as before, and the guard's ``finally`` cancels the step in flight.
+Which task cancels which: nothing is cancelled by the gate. :meth:`ShutdownGate.guard`
+looks at the clock as each event arrives; after the grace it closes the stream (whose
+own cleanup cancels its producer, and so the model request) and sends the error event.
+An answer streams tokens many times a second, so it ends within a token of the grace. A
+stream that sends nothing at all after the grace (waiting for a busy model's first
+token) is cut by uvicorn's backstop, five seconds later, without the event. (Cancelling
+the response's task instead left some responses hanging under sse-starlette's anyio
+task group; running streams in a pump task of their own kept a stream alive after its
+client left while the response was mid-send.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import uvicorn
 from sse_starlette import sse
@@ -53,8 +54,6 @@ class ShutdownGate:
         self.grace_s = grace_s
         self.expired = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiters: set[asyncio.Future[Any]] = set()
-        """One future per stream in flight, resolved when the grace runs out."""
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Remember the loop the streams run on (the app's lifespan calls this)."""
@@ -71,44 +70,23 @@ class ShutdownGate:
 
     def _expire(self) -> None:
         self.expired = True
-        for waiter in list(self._waiters):  # each on its stream's own loop
-            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
 
     async def guard(self, events: AsyncIterator[E]) -> AsyncIterator[E | ErrorEvent]:
         """Pass ``events`` through; once the grace has run out, end with ``shutting_down``."""
-        expiry: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters.add(expiry)
-        source = aiter(events)
-        step: asyncio.Future[Any] | None = None
-        try:
-            while not self.expired:
-                step = asyncio.ensure_future(anext(source))
-                await asyncio.wait({step, expiry}, return_when=asyncio.FIRST_COMPLETED)
-                if not step.done():
-                    break  # the grace ran out while the stream waited for its next event
-                try:
-                    event = step.result()
-                except StopAsyncIteration:
-                    return
-                yield event
-            yield ErrorEvent(
-                code="shutting_down",
-                message="The server is shutting down; ask again in a moment.",
-                retryable=True,
-            )
-        finally:
-            self._waiters.discard(expiry)
-            if step is not None and not step.done():
-                step.cancel()  # the stream's own cleanup cancels its model request
-                await asyncio.gather(step, return_exceptions=True)
-            close = getattr(source, "aclose", None)
-            if close is not None:
-                await close()
-
-
-def _resolve(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+        async for event in events:
+            if self.expired:
+                break  # leaving the loop closes nothing: the finally below does
+            yield event
+        else:
+            return
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()  # the stream's own cleanup cancels its producer and model request
+        yield ErrorEvent(
+            code="shutting_down",
+            message="The server is shutting down; ask again in a moment.",
+            retryable=True,
+        )
 
 
 class DrainingServer(uvicorn.Server):

@@ -50,23 +50,37 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
     return config
 
 
-async def reject_null_config(request: Request) -> None:
-    """422 for ``"config": null``, which LangServe 0.3 answers with a 500 (a TypeError)."""
+async def reject_unusable_body(request: Request) -> None:
+    """422 for bodies LangServe 0.3 answers with a 500 (a TypeError or an IndexError).
+
+    ``config`` must be an object or a string (for ``/batch``, also a list with one per
+    input), and a ``/batch`` body's ``inputs`` must be a list.
+    """
     if request.method != "POST":
         return
     try:
         body = await request.json()  # Starlette keeps it: LangServe reads it again
     except (ValueError, RecursionError):
         return  # LangServe reports the malformed body itself
-    if isinstance(body, dict) and "config" in body and not isinstance(body["config"], dict):
+    if not isinstance(body, dict):
+        return
+    batch = request.url.path.endswith("/batch")
+    problems: list[tuple[str, str]] = []
+    if batch and not isinstance(body.get("inputs"), list):
+        problems.append(("inputs", "inputs must be a list"))
+    config = body.get("config", {})
+    if isinstance(config, list):
+        inputs = body.get("inputs")
+        if not batch or not isinstance(inputs, list) or len(config) != len(inputs):
+            problems.append(("config", "a list of configs needs one per input (batch only)"))
+    elif not isinstance(config, dict | str):
+        problems.append(("config", "config must be an object (or left out)"))
+    if problems:
         raise HTTPException(
             status_code=422,
             detail=[
-                {
-                    "loc": ["body", "config"],
-                    "msg": "config must be an object (or left out)",
-                    "type": "dict_type",
-                }
+                {"loc": ["body", field], "msg": msg, "type": "value_error"}
+                for field, msg in problems
             ],
         )
 
@@ -83,5 +97,5 @@ def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]])
             path=path,
             per_req_config_modifier=reject_unknown_config,
             enable_feedback_endpoint=False,
-            dependencies=[Depends(require_read_key), Depends(reject_null_config)],
+            dependencies=[Depends(require_read_key), Depends(reject_unusable_body)],
         )
