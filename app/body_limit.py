@@ -8,8 +8,7 @@ holds more than the limit in memory.
 
 from __future__ import annotations
 
-import json
-
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -34,7 +33,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         refused = False
@@ -49,7 +48,7 @@ class BodyLimitMiddleware:
                 if seen > self.max_bytes:
                     # Answer now, and tell the app the client is gone so it stops reading.
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -64,19 +63,10 @@ class BodyLimitMiddleware:
                 raise
             # The route failed on the disconnect we fed it (ClientDisconnect); answered.
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"the request body is larger than the limit of {self.max_bytes} bytes"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 413 with Starlette's own JSON response; the connection closes after it."""
+        detail = f"the request body is larger than the limit of {self.max_bytes} bytes"
+        response = JSONResponse(
+            {"detail": detail}, status_code=413, headers={"Connection": "close"}
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)

@@ -10,13 +10,13 @@ Over the limit: 429 with ``Retry-After`` (seconds until the window frees a reque
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
 import limits
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -49,18 +49,8 @@ class RateLimitMiddleware:
             return
         reset = self.limiter.get_window_stats(self.item, client).reset_time
         retry_after = max(1, math.ceil(reset - time.time()))
-        body = json.dumps(
-            {"detail": f"rate limit of {self.item} exceeded; retry in {retry_after} s"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                ],
-            }
+        detail = f"rate limit of {self.item} exceeded; retry in {retry_after} s"
+        response = JSONResponse(
+            {"detail": detail}, status_code=429, headers={"Retry-After": str(retry_after)}
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)
