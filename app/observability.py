@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
 from asgi_correlation_id import correlation_id
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
@@ -30,8 +30,6 @@ access_log = logging.getLogger("streaming_rag.access")
 
 _log_fields: ContextVar[dict[str, Any] | None] = ContextVar("log_fields", default=None)
 """Fields a stream adds to its request's log line (the timings of an answer)."""
-
-E = TypeVar("E")
 
 
 def _add_to_log(**fields: Any) -> None:
@@ -141,10 +139,12 @@ class ServiceMetrics:
             token_count=m.token_count,
         )
 
-    async def observe_ingest(self, events: AsyncIterator[E]) -> AsyncIterator[E]:
+    async def observe_ingest(
+        self, events: AsyncIterator[IngestEvent]
+    ) -> AsyncIterator[IngestEvent]:
         """Pass ingestion events through, counting documents by outcome and chunks."""
         async for event in events:
-            self._ingest_event(event)  # type: ignore[arg-type]
+            self._ingest_event(event)
             yield event
 
     def _ingest_event(self, event: IngestEvent) -> None:

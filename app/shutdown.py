@@ -24,8 +24,8 @@ client left while the response was mid-send.)
 
 from __future__ import annotations
 
-import asyncio
 import signal
+import time
 from collections.abc import AsyncIterator
 from types import FrameType
 from typing import TypeVar
@@ -52,30 +52,23 @@ class ShutdownGate:
         if grace_s < 0:
             raise ValueError(f"grace_s must not be negative, got {grace_s}")
         self.grace_s = grace_s
-        self.expired = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Remember the loop the streams run on (the app's lifespan calls this)."""
-        self._loop = loop
+        self._deadline: float | None = None
 
     def begin(self) -> None:
-        """Start the grace clock; safe to call from a signal handler."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._start)
+        """Start the grace clock; safe in a signal handler (it only stores a time)."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.grace_s
 
-    def _start(self) -> None:
-        assert self._loop is not None
-        self._loop.call_later(self.grace_s, self._expire)
-
-    def _expire(self) -> None:
-        self.expired = True
+    @property
+    def expired(self) -> bool:
+        """Whether the grace has run out (never, before :meth:`begin`)."""
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     async def guard(self, events: AsyncIterator[E]) -> AsyncIterator[E | ErrorEvent]:
         """Pass ``events`` through; once the grace has run out, end with ``shutting_down``."""
         async for event in events:
             if self.expired:
-                break  # leaving the loop closes nothing: the finally below does
+                break  # ``break`` does not close ``events``; the ``aclose`` below does
             yield event
         else:
             return
