@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store
 from chains.summarize import StreamingSummarizer
 from chains.widening import WideningRetriever
+from chains.write_lock import collection_write_lock
 
 _log = logging.getLogger("streaming_rag.store")
 
@@ -81,30 +81,30 @@ def build_services(
         embeddings = build_embeddings(
             settings.embeddings,
             openai_model=settings.openai_embeddings_model,
-            api_key=api_key,
-            base_url=settings.llm_base_url,
+            api_key=settings.embeddings_key,
+            base_url=settings.embeddings_base_url,
             timeout_s=settings.embeddings_timeout_s,
             max_retries=settings.llm_max_retries,
         )
     metrics = metrics or ServiceMetrics()
     shutdown = ShutdownGate(settings.shutdown_grace_s)
-    # Warm the local model, whose first call is slow; a remote call would cost money.
-    if settings.embeddings == "local":
-        embeddings.embed_query("warm-up")
     chroma = build_chroma_client(
         path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
     )
-    store = build_vector_store(chroma, settings.collection, embeddings)
-    if repaired := repair_interrupted_replacements(store):
-        _log.warning("removed stale chunks a crash left mid-replacement: %s", repaired)
-    write_lock = threading.Lock()  # ingestion writes vs. searches: no half-replaced docs
-    retriever = ScoredRetriever(
-        vectorstore=store,
-        k=settings.top_k,
-        lock=write_lock,
-        timeout_s=settings.embeddings_timeout_s,
+    # Checking the collection's embedding model embeds a probe, which also warms the model.
+    store = build_vector_store(
+        chroma, settings.collection, embeddings, model_name=settings.embedding_model_name
     )
-    keyword = KeywordRetriever(vectorstore=store, k=settings.top_k, lock=write_lock)
+    write_lock = collection_write_lock(
+        settings.collection, directory=settings.data_dir, redis_url=settings.redis_url
+    )
+    with write_lock:  # another process may be mid-replacement, which is no crash
+        if repaired := repair_interrupted_replacements(store):
+            _log.warning("removed stale chunks a crash left mid-replacement: %s", repaired)
+    retriever = ScoredRetriever(
+        vectorstore=store, k=settings.top_k, timeout_s=settings.embeddings_timeout_s
+    )
+    keyword = KeywordRetriever(vectorstore=store, k=settings.top_k)
     widening = WideningRetriever(vector=retriever, keyword=keyword, min_score=settings.min_score)
     breaker = LlmBreaker(threshold=settings.breaker_threshold, reset_s=settings.breaker_reset_s)
     llm = build_chat_model(
@@ -138,7 +138,6 @@ def build_services(
             store,
             build_splitter(settings.chunk_size, settings.chunk_overlap),
             lock=write_lock,
-            on_change=keyword.invalidate,
         ),
         event_stream=ObservedEventStream(
             rag_chain,
@@ -154,7 +153,7 @@ def build_services(
         # Parts are summarized as many at once as the engine has parallel slots.
         summarizer=StreamingSummarizer(
             llm,
-            lookup=functools.partial(document_text, store, lock=write_lock),
+            lookup=functools.partial(document_text, store),
             concurrency=settings.local_llm_slots,
         ),
     )

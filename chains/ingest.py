@@ -1,9 +1,11 @@
 """Ingestion: split documents, embed each one's chunks in one batch, upsert into Chroma.
 
 Chunk ids are ``<doc_id>:<position>``, so re-indexing a document overwrites its chunks
-in place, and chunks past the new count are deleted in the same locked step. A document
-without an id gets one from the hash of its content, so the same text is stored once.
-Embedding (the slow part) runs outside the lock; only the Chroma writes hold it.
+in place, and chunks past the new count are deleted right after, under the write lock
+(:mod:`chains.write_lock`), which every writing process takes. Readers take no lock:
+each write is one version (:mod:`chains.versions`) and they keep only the newest one
+they see. A document without an id gets one from the hash of its content, so the same
+text is stored once. Embedding (the slow part) runs before the lock is taken.
 
 A crash (kill -9) between a replacement's two writes would leave a document half new
 and half stale. Every chunk therefore records when its version was written
@@ -21,9 +23,9 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from langchain_chroma import Chroma
@@ -40,6 +42,8 @@ from chains.events import (
     PipelineDoneEvent,
     PipelineStartEvent,
 )
+from chains.store import mark_changed
+from chains.versions import VERSION_KEY, doc_id_of, newest_versions, version_of
 
 MAX_DOCUMENT_CHARS = 2_000_000
 """Largest document accepted (about 500 pages of text); larger ones are refused."""
@@ -94,10 +98,8 @@ def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter)
     """Split ``doc`` into chunks whose ids and metadata tie them to the document.
 
     A piece that is only whitespace (a document's trailing newlines) is not a chunk.
-    All chunks of one call share one ``indexed_at`` stamp: they are one version.
     """
     pieces = [p for p in splitter.create_documents([doc.content]) if p.page_content.strip()]
-    version = time.time_ns()
     return [
         Document(
             id=f"{doc.doc_id}:{position}",
@@ -107,27 +109,28 @@ def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter)
                 **piece.metadata,
                 "doc_id": doc.doc_id,
                 "chunk_index": position,
-                "indexed_at": version,
             },
         )
         for position, piece in enumerate(pieces)
     ]
 
 
-def document_text(store: Chroma, doc_id: str, lock: threading.Lock | None = None) -> str | None:
+def document_text(store: Chroma, doc_id: str) -> str | None:
     """The text of an indexed document, rebuilt from its chunks; None if there are none.
 
     Chunks are laid at their ``start_index``, so the text they overlap on appears once
     and the result is the text that was indexed (less a whitespace-only tail, which is
     not indexed). Chunks indexed before offsets were recorded are joined by a blank
-    line, overlaps and all: index such a document again to rebuild it exactly.
+    line, overlaps and all: index such a document again to rebuild it exactly. Read
+    mid-replacement, it is the new version (written whole, in one upsert).
     """
-    with lock or contextlib.nullcontext():
-        found = store.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+    found = store.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
     if not found["ids"]:
         return None
+    pairs = list(zip(found["documents"] or [], found["metadatas"] or [], strict=True))
+    newest = max(version_of(meta) for _, meta in pairs)
     chunks = sorted(
-        zip(found["documents"] or [], found["metadatas"] or [], strict=True),
+        ((content, meta) for content, meta in pairs if version_of(meta) == newest),
         key=lambda chunk: int(chunk[1].get("chunk_index", 0)),
     )
     text = ""
@@ -144,26 +147,31 @@ def replace_document(
     doc_id: str,
     chunks: Sequence[Document],
     vectors: Sequence[Sequence[float]],
-    lock: threading.Lock | None = None,
+    lock: AbstractContextManager[object] | None = None,
 ) -> int:
     """Write a document's chunks with precomputed vectors, then drop its stale chunks.
 
-    Both writes happen under ``lock`` (which the retriever also takes), so a concurrent
-    query sees the old version or the new one, never a mix. Returns the stale count.
+    Both writes happen under the write ``lock``, so no other writer's stale-chunk step
+    runs between them. The version is stamped here, under the lock, and is newer than
+    any the document has (whatever the writers' clocks), so the last writer's version is
+    the newest; readers keep the newest one they see. Returns the stale count.
     """
     with lock or contextlib.nullcontext():
+        existing = store.get(where={"doc_id": doc_id}, include=["metadatas"])
+        older = [version_of(meta) for meta in existing["metadatas"] or []]
+        version = max([time.time_ns(), *(stamp + 1 for stamp in older)])
         if chunks:
             store._collection.upsert(  # langchain-chroma has no upsert-with-vectors
                 ids=[str(c.id) for c in chunks],
                 embeddings=list(vectors),
                 documents=[c.page_content for c in chunks],
-                metadatas=[c.metadata for c in chunks],
+                metadatas=[{**c.metadata, VERSION_KEY: version} for c in chunks],
             )
         new_ids = {str(c.id) for c in chunks}
-        existing = store.get(where={"doc_id": doc_id}, include=[])["ids"]
-        stale = sorted(set(existing) - new_ids)
+        stale = sorted(set(existing["ids"]) - new_ids)
         if stale:
             store.delete(ids=stale)
+        mark_changed(store)
     return len(stale)
 
 
@@ -176,30 +184,27 @@ def repair_interrupted_replacements(store: Chroma) -> dict[str, int]:
     older chunks go. Chunks written before versions were recorded count as oldest.
     """
     found = store.get(include=["metadatas"])
-    versions: dict[str, dict[int, list[str]]] = {}
-    for chunk_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True):
-        meta = metadata or {}
-        doc_id = str(meta.get("doc_id", chunk_id.rsplit(":", 1)[0]))
-        stamp = meta.get("indexed_at")
-        version = stamp if isinstance(stamp, int) else -1
-        versions.setdefault(doc_id, {}).setdefault(version, []).append(chunk_id)
-    repaired: dict[str, int] = {}
-    for doc_id, by_version in versions.items():
-        if len(by_version) < 2:
-            continue
-        newest = max(by_version)
-        stale = [cid for version, ids in by_version.items() if version != newest for cid in ids]
-        store.delete(ids=stale)
-        repaired[doc_id] = len(stale)
-    return repaired
+    chunks = list(zip(found["ids"], found["metadatas"] or [], strict=True))
+    newest = newest_versions(chunks)
+    stale: dict[str, list[str]] = {}
+    for chunk_id, metadata in chunks:
+        doc_id = doc_id_of(chunk_id, metadata)
+        if version_of(metadata) != newest[doc_id]:
+            stale.setdefault(doc_id, []).append(chunk_id)
+    for ids in stale.values():
+        store.delete(ids=ids)
+    return {doc_id: len(ids) for doc_id, ids in stale.items()}
 
 
-def delete_document(store: Chroma, doc_id: str, lock: threading.Lock | None = None) -> int:
+def delete_document(
+    store: Chroma, doc_id: str, lock: AbstractContextManager[object] | None = None
+) -> int:
     """Remove every chunk of ``doc_id``; returns how many were removed."""
     with lock or contextlib.nullcontext():
         ids = store.get(where={"doc_id": doc_id}, include=[])["ids"]
         if ids:
             store.delete(ids=ids)
+            mark_changed(store)
     return len(ids)
 
 
@@ -215,10 +220,10 @@ class Ingestor:
     ``indexing`` → ``ready``, or ``doc_error`` with the reason; one bad document never
     stops the others. A document is ``ready`` only after all its chunks are written. A
     failure of the run as a whole (the store is gone) ends it with one ``error`` event.
-    ``on_change`` is called after every write (the keyword index rebuilds on it).
 
     Example:
-        >>> ingestor = Ingestor(store, build_splitter(), lock=threading.Lock())
+        >>> lock = collection_write_lock("streaming_rag", directory=Path("./data"))
+        >>> ingestor = Ingestor(store, build_splitter(), lock=lock)
         >>> async for event in ingestor.run([{"id": "faq", "content": "..."}]):
         ...     print(event.type, getattr(event, "stage", ""))
 
@@ -229,8 +234,7 @@ class Ingestor:
         store: Chroma,
         splitter: RecursiveCharacterTextSplitter,
         *,
-        lock: threading.Lock | None = None,
-        on_change: Callable[[], None] | None = None,
+        lock: AbstractContextManager[object] | None = None,
     ) -> None:
         if store.embeddings is None:
             raise ValueError("the vector store needs an embedding function to ingest")
@@ -238,7 +242,6 @@ class Ingestor:
         self.embeddings = store.embeddings
         self.splitter = splitter
         self.lock = lock
-        self.on_change = on_change or (lambda: None)
 
     async def run(self, documents: Sequence[Any]) -> AsyncIterator[IngestEvent]:
         """Yield the events of indexing ``documents``.
@@ -280,9 +283,7 @@ class Ingestor:
 
     async def remove(self, doc_id: str) -> int:
         """Delete every chunk of ``doc_id``; returns how many were removed."""
-        removed = await asyncio.to_thread(delete_document, self.store, doc_id, self.lock)
-        self.on_change()
-        return removed
+        return await asyncio.to_thread(delete_document, self.store, doc_id, self.lock)
 
     async def _index_one(self, doc: InputDocument, index: int) -> AsyncIterator[DocStageEvent]:
         """The stages of one document, each reported as it is reached."""
@@ -310,8 +311,6 @@ class Ingestor:
                     "this document was not written"
                 ) from exc
             raise IndexingError("the vector store could not write this document") from exc
-        finally:
-            self.on_change()
         yield stage(stage="ready", num_chunks_indexed=len(chunks), stale_removed=stale)
 
 

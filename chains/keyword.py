@@ -3,7 +3,8 @@
 Embeddings of a small model miss exact words: an error code, a flag, a rare name. BM25
 finds them. The index is langchain-community's :class:`BM25Retriever`, built from a
 snapshot of the collection at the first search and rebuilt at the first search after
-ingestion calls :meth:`KeywordRetriever.invalidate`.
+the collection's ``changed_at`` stamp moved (:mod:`chains.store`), whichever process
+wrote. A snapshot holds the newest version of each document (:mod:`chains.versions`).
 
 Each hit carries the same ``score`` as a vector hit (its cosine similarity to the
 question, from the stored embedding) plus ``coverage``: the share of the question's IDF
@@ -15,7 +16,6 @@ hit on that basis (:data:`KEYWORD_MIN_COVERAGE`).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import threading
@@ -36,6 +36,8 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from chains.retriever import MetadataFilter, annotate
+from chains.store import changed_at
+from chains.versions import newest_only
 
 KEYWORD_MIN_COVERAGE = 0.5
 """A keyword hit answers a question when it holds at least half of the question's IDF weight."""
@@ -55,9 +57,10 @@ def keyword_terms(text: str) -> list[str]:
 class _Snapshot:
     """The BM25 index of one state of the collection, with each chunk's embedding."""
 
-    def __init__(self, bm25: BM25Retriever | None, vectors: np.ndarray) -> None:
+    def __init__(self, bm25: BM25Retriever | None, vectors: np.ndarray, stamp: int) -> None:
         self.bm25 = bm25
         self.vectors = vectors
+        self.stamp = stamp
 
     def weight(self, term: str) -> float:
         """IDF of ``term``; a word no chunk contains gets the highest possible IDF."""
@@ -81,30 +84,28 @@ class KeywordRetriever(BaseRetriever):
 
     vectorstore: Chroma
     k: int = Field(4, ge=1, le=100)
-    lock: Any = None
-    """The ingestion write lock, so a snapshot never holds half a replaced document."""
 
     _snapshot: _Snapshot | None = PrivateAttr(default=None)
     _build_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def invalidate(self) -> None:
-        """The collection changed: rebuild the index at the next search."""
-        self._snapshot = None
-
     def _current(self) -> _Snapshot:
-        """The index of the collection as it is now, built if missing."""
+        """The index of the collection as it is now, rebuilt if it changed since."""
         with self._build_lock:
-            if self._snapshot is None:
-                with self.lock or contextlib.nullcontext():
-                    data = self.vectorstore._collection.get(
-                        include=["documents", "metadatas", "embeddings"]
-                    )
-                docs = [
+            # Read the stamp first: a write after it moves it again, so it is not missed.
+            stamp = changed_at(self.vectorstore)
+            if self._snapshot is None or self._snapshot.stamp != stamp:
+                data = self.vectorstore._collection.get(
+                    include=["documents", "metadatas", "embeddings"]
+                )
+                every = [
                     Document(id=i, page_content=text or "", metadata=dict(meta or {}))
                     for i, text, meta in zip(
                         data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True
                     )
                 ]
+                kept = {id(doc) for doc in newest_only(every)}
+                rows = [row for row, doc in enumerate(every) if id(doc) in kept]
+                docs = [every[row] for row in rows]
                 bm25 = (
                     BM25Retriever.from_documents(docs, preprocess_func=keyword_terms)
                     if docs
@@ -112,11 +113,11 @@ class KeywordRetriever(BaseRetriever):
                 )
                 # An empty collection has no vectors to shape (and no BM25 index).
                 vectors = (
-                    np.asarray(data["embeddings"], dtype=np.float32).reshape(len(docs), -1)
+                    np.asarray(data["embeddings"], dtype=np.float32)[rows].reshape(len(docs), -1)
                     if docs
                     else np.empty((0, 0), dtype=np.float32)
                 )
-                self._snapshot = _Snapshot(bm25, vectors)
+                self._snapshot = _Snapshot(bm25, vectors, stamp)
             return self._snapshot
 
     def _search(

@@ -5,13 +5,14 @@ negative cosine similarities. We ask Chroma for distances (cosine space) and sto
 ``1 - distance``, clamped to 0..1, in ``metadata["score"]``. Each hit also gets
 ``metadata["cite"]``, the rank-based key (:func:`~chains.events.cite_key`) the prompt
 tells the model to cite, so the callback handler, the prompt and the citation tracker
-all agree on it.
+all agree on it. Of each document, only the newest version's chunks are kept
+(:mod:`chains.versions`): that is how a search stays consistent while another process
+replaces a document, without a lock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from pydantic import ConfigDict, Field
 
 from chains.errors import SearchTimeoutError
 from chains.events import MetadataValue, cite_key
+from chains.versions import newest_only
 
 MetadataFilter = Mapping[str, MetadataValue]
 """A flat metadata equality filter, e.g. ``{"topic": "streaming", "year": 2024}``."""
@@ -58,9 +60,6 @@ class ScoredRetriever(BaseRetriever):
 
     vectorstore: Chroma
     k: int = Field(4, ge=1, le=100)
-    lock: Any = None
-    """A ``threading.Lock`` shared with ingestion, so a search never sees a half-replaced
-    document; ``None`` when nothing writes concurrently."""
     timeout_s: float | None = None
     """Bound of one async search (embedding the question, then the query): past it the
     answer ends with ``search_timeout`` instead of waiting on a stuck model or store."""
@@ -69,14 +68,13 @@ class ScoredRetriever(BaseRetriever):
         self, query: str, k: int | None = None, filter: MetadataFilter | None = None
     ) -> list[Document]:
         """The ``k`` nearest chunks matching ``filter``, annotated; both hooks run this."""
-        # Embed outside the lock: only the search must not interleave with a write, and
-        # holding the lock through the model call would stall ingestion and other queries.
         vector = self.vectorstore.embeddings.embed_query(query)  # type: ignore[union-attr]
-        with self.lock or contextlib.nullcontext():
-            hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
-                vector, k=k or self.k, filter=chroma_where(filter)
-            )
-        return [annotate(doc, 1.0 - distance, rank) for rank, (doc, distance) in enumerate(hits)]
+        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            vector, k=k or self.k, filter=chroma_where(filter)
+        )
+        distances = {id(doc): distance for doc, distance in hits}
+        current = newest_only([doc for doc, _ in hits])
+        return [annotate(doc, 1.0 - distances[id(doc)], rank) for rank, doc in enumerate(current)]
 
     # LangChain passes per-call ``k`` and ``filter`` to these hooks as keyword options.
     def _get_relevant_documents(

@@ -106,7 +106,7 @@ def test_keyword_search_applies_the_metadata_filter(keyword):
 
 async def test_keyword_index_sees_a_document_indexed_after_it_was_built(store, keyword):
     assert keyword.invoke("pelican") == []
-    ingestor = Ingestor(store, build_splitter(), on_change=keyword.invalidate)
+    ingestor = Ingestor(store, build_splitter())
     events = [e async for e in ingestor.run([{"id": "bird", "content": "A pelican eats fish."}])]
     assert events[-1].type == "pipeline_done"
     assert keyword.invoke("pelican")[0].metadata["doc_id"] == "bird"

@@ -1,7 +1,9 @@
 import anyio
 import pytest
 from langchain_core.documents import Document
+from langchain_core.embeddings import FakeEmbeddings
 
+from chains.errors import EmbeddingMismatchError
 from chains.events import cite_key
 from chains.ingest import Ingestor, InputDocument, build_splitter, collection_size
 from chains.retriever import ScoredRetriever, chroma_where
@@ -105,3 +107,26 @@ def test_chroma_where_combines_several_keys_with_and():
     assert chroma_where({"a": 1}) == {"a": 1}
     assert chroma_where({"a": 1, "b": "x"}) == {"$and": [{"a": 1}, {"b": "x"}]}
     assert cite_key(0) == "doc-001" and cite_key(11) == "doc-012"
+
+
+def test_collection_records_its_embedding_model_and_refuses_another(tmp_path, embeddings):
+    client = build_chroma_client(path=tmp_path / "chroma")
+    build_vector_store(client, "recorded", embeddings, model_name="all-MiniLM-L6-v2")
+    assert client.get_collection("recorded").metadata["embedding_dims"] == 384
+
+    with pytest.raises(EmbeddingMismatchError, match="all-MiniLM-L6-v2 \\(384 dimensions\\)"):
+        build_vector_store(client, "recorded", embeddings, model_name="another-384-dim-model")
+    with pytest.raises(EmbeddingMismatchError, match="other-size \\(8 dimensions\\)"):
+        build_vector_store(client, "recorded", FakeEmbeddings(size=8), model_name="other-size")
+    build_vector_store(client, "recorded", embeddings, model_name="all-MiniLM-L6-v2")
+
+
+def test_unrecorded_collection_is_checked_by_the_size_of_its_vectors(tmp_path, embeddings):
+    client = build_chroma_client(path=tmp_path / "chroma")
+    old = build_vector_store(client, "unrecorded", embeddings)  # as before records were kept
+    old.add_texts(["a chunk"], ids=["a:0"])
+
+    with pytest.raises(EmbeddingMismatchError, match="unrecorded model \\(384 dimensions\\)"):
+        build_vector_store(client, "unrecorded", FakeEmbeddings(size=8), model_name="other-size")
+    build_vector_store(client, "unrecorded", embeddings, model_name="all-MiniLM-L6-v2")
+    assert client.get_collection("unrecorded").metadata["embedding_model"] == "all-MiniLM-L6-v2"
