@@ -39,7 +39,7 @@ def half_replaced(tmp_path, embeddings, index_all):
         metadatas=[{**c.metadata, "indexed_at": version} for c in chunks],
     )
     mixed = store.get(where={"doc_id": "doc"}, include=["documents"])["documents"]
-    assert {t.split()[0] for t in mixed} == {"old", "new"}, "the mid-replacement state was not built"
+    assert {t.split()[0] for t in mixed} == {"old", "new"}, "state not built"
     return store, new, old_count - len(chunks)
 
 
