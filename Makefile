@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test run test lint bench clean chroma redis
 
 # The local model engine: llama.cpp's own llama-server and llama-quantize, compiled once
 # per machine from the llama.cpp sources vendored in the llama-cpp-python sdist on PyPI,
@@ -63,6 +63,7 @@ $(VENV)/.installed: pyproject.toml Makefile | $(PY)
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -e ".[test]"
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	touch $@
 
 # Section 11's corpus: the Python documentation's sources, from Debian's python3.11-doc.
@@ -103,6 +104,16 @@ install-test:
 
 run: install
 	$(VENV)/bin/streaming-rag serve
+
+# Scale-out parts (docs/deploy.md): a Chroma server the workers share, and Redis for
+# resume buffers across workers (Debian's redis-server, on loopback, data in ./data).
+chroma: install
+	$(VENV)/bin/streaming-rag chroma
+
+redis:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	mkdir -p data/redis
+	redis-server --bind 127.0.0.1 --port 6379 --dir data/redis --save "" --appendonly no
 
 test: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks

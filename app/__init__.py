@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocalModelServer", "Settings", "create_app"]
+__all__ = ["ChromaServer", "LocalModelServer", "Settings", "create_app"]
 
 _WHERE = {
+    "ChromaServer": "app.chroma_server",
     "LocalModelServer": "app.llm_server",
     "Settings": "app.settings",
     "create_app": "app.server",

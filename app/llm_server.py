@@ -26,37 +26,16 @@ so it dies with its parent, even on SIGKILL.
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-import httpx
-
+from app.child_server import ChildServer
 from app.model_file import engine_binary
 from app.settings import LOCAL_MODEL_ALIAS
 from chains.errors import LocalModelServerError
 
-_PR_SET_PDEATHSIG = 1
 
-
-def _die_with_parent() -> Callable[[], None]:
-    """Return a pre-exec hook that asks Linux to SIGTERM the child when we exit."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def hook() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return hook
-
-
-class LocalModelServer:
-    """A ``llama-server`` child process on a loopback port.
+class LocalModelServer(ChildServer):
+    """A ``llama-server`` child process on a loopback port; ``embeddings`` adds that API.
 
     Example:
         >>> model = local_model_file("Q4_0", Path("./data/models"))
@@ -64,6 +43,9 @@ class LocalModelServer:
         ...     print(server.base_url)  # http://127.0.0.1:8081/v1
 
     """
+
+    name = "llama-server"
+    error = LocalModelServerError
 
     def __init__(
         self,
@@ -74,9 +56,9 @@ class LocalModelServer:
         slots: int = 4,
         ctx_per_slot: int = 2048,
         log_path: Path | None = None,
+        embeddings: bool = False,
     ) -> None:
-        if not 1 <= port <= 65535:
-            raise ValueError(f"port must be in 1..65535, got {port}")
+        super().__init__(port=port, log_path=log_path)
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         if slots < 1:
@@ -84,18 +66,15 @@ class LocalModelServer:
         if not model_path.is_file():
             raise LocalModelServerError(f"model file not found: {model_path}")
         self.model_path = model_path
-        self.port = port
         self.threads = threads
         self.slots = slots
         self.ctx_per_slot = ctx_per_slot
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-        self.load_seconds: float | None = None
+        self.embeddings = embeddings
 
     @property
-    def url(self) -> str:
-        """The server's root URL (``/health``, ``/props``, ``/slots`` live here)."""
-        return f"http://127.0.0.1:{self.port}"
+    def ready_url(self) -> str:
+        """``/health`` answers 200 once the model is loaded."""
+        return f"{self.url}/health"
 
     @property
     def base_url(self) -> str:
@@ -128,63 +107,6 @@ class LocalModelServer:
             "on",
             "--no-webui",
             "--metrics",
+            # /v1/embeddings too, mean-pooled: an OpenAI-compatible embeddings endpoint.
+            *(["--embeddings", "--pooling", "mean"] if self.embeddings else []),
         ]
-
-    def start(self, timeout_s: float = 120.0) -> None:
-        """Launch the server and block until its ``/health`` says the model is loaded."""
-        if self.process is not None:
-            raise LocalModelServerError("the local model server is already running")
-        if _answers(self.url):
-            raise LocalModelServerError(f"port {self.port} is already serving; stop that first")
-        started = time.monotonic()
-        # The child keeps its own copy of the log descriptor; ours closes at once.
-        with open(self.log_path or os.devnull, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=log, preexec_fn=_die_with_parent()
-            )
-        while time.monotonic() - started < timeout_s:
-            if self.process.poll() is not None:
-                code = self.process.returncode
-                self.process = None
-                raise LocalModelServerError(
-                    f"llama-server exited with code {code} while loading"
-                    + (f"; see {self.log_path}" if self.log_path else "")
-                )
-            if _answers(self.url):
-                self.load_seconds = time.monotonic() - started
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise LocalModelServerError(f"llama-server did not answer within {timeout_s:.0f} s")
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Terminate the server, escalating to SIGKILL if it does not exit in time."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _answers(url: str) -> bool:
-    """Whether a server at ``url`` is up with its model loaded (``/health`` is 200)."""
-    try:
-        return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -6,10 +6,12 @@ each stream still open ends with one ``error`` event (``shutting_down``, retryab
 its model request is cancelled; then uvicorn finishes, and ``serve`` stops the local
 model server.
 
-Departure from sse-starlette 1.x: it patches uvicorn's signal handler so that every SSE
-stream stops dead at the first signal, with no event. :class:`DrainingServer` calls
-uvicorn's own handler instead (the one sse-starlette keeps as ``original_handler``),
-so the gate decides when streams end.
+Departure from sse-starlette 1.x: at import it patches ``uvicorn.Server.handle_exit`` so
+that every SSE stream stops dead at the first signal, with no event. Importing this
+module patches it once more, the same way (sse-starlette's own approach, so it reaches
+the servers uvicorn builds in each ``--workers`` process too): :func:`_drain_on_exit`
+calls uvicorn's own handler (the one sse-starlette keeps as ``original_handler``) and
+starts the clock of every gate in the process, so the gates decide when streams end.
 
 Which task cancels which: nothing is cancelled by the gate. :meth:`ShutdownGate.guard`
 looks at the clock as each event arrives; after the grace it closes the stream (whose
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import signal
 import time
+import weakref
 from collections.abc import AsyncIterator
 from types import FrameType
 from typing import TypeVar
@@ -36,6 +39,9 @@ from sse_starlette import sse
 from chains.events import ErrorEvent
 
 E = TypeVar("E")
+
+_GATES: weakref.WeakSet[ShutdownGate] = weakref.WeakSet()
+"""Every gate of this process; a shutdown signal starts them all."""
 
 
 class ShutdownGate:
@@ -53,6 +59,7 @@ class ShutdownGate:
             raise ValueError(f"grace_s must not be negative, got {grace_s}")
         self.grace_s = grace_s
         self._deadline: float | None = None
+        _GATES.add(self)
 
     def begin(self) -> None:
         """Start the grace clock; safe in a signal handler (it only stores a time)."""
@@ -82,21 +89,18 @@ class ShutdownGate:
         )
 
 
-class DrainingServer(uvicorn.Server):
-    """``uvicorn.Server`` whose shutdown signal starts the gate instead of cutting streams."""
+def _drain_on_exit(server: uvicorn.Server, sig: int, frame: FrameType | None) -> None:
+    """Stop accepting (uvicorn's own handler), then let streams drain.
 
-    def __init__(self, config: uvicorn.Config, gate: ShutdownGate) -> None:
-        super().__init__(config)
-        self.gate = gate
+    uvicorn would raise the signal again once it has shut down, which kills the
+    process before ``serve`` stops the model server; the drain is the signal's
+    whole meaning here, so it is not raised again and ``serve`` exits with 0.
+    """
+    sse.original_handler(server, sig, frame)
+    if sig == signal.SIGTERM:
+        server._captured_signals.clear()
+    for gate in list(_GATES):
+        gate.begin()
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Stop accepting (uvicorn's own handler), then let streams drain.
 
-        uvicorn would raise the signal again once it has shut down, which kills the
-        process before ``serve`` stops the model server; the drain is the signal's
-        whole meaning here, so it is not raised again and ``serve`` exits with 0.
-        """
-        sse.original_handler(self, sig, frame)
-        if sig == signal.SIGTERM:
-            self._captured_signals.clear()
-        self.gate.begin()
+uvicorn.Server.handle_exit = _drain_on_exit  # type: ignore[method-assign,assignment]

@@ -7,6 +7,7 @@ The hierarchy::
     ├── DocumentNotFoundError     no indexed document has that id
     ├── SearchTimeoutError        embedding the question or searching took too long
     ├── EmbeddingMismatchError    the collection was indexed with another embedding model
+    ├── StoreUnavailableError     the Chroma server does not answer
     └── DocumentError             one document or file cannot be indexed; the others go on
         ├── UnsupportedFileError  no loader for the file's suffix
         ├── UnreadableFileError   missing, unreadable, not UTF-8, or not a valid PDF
@@ -47,6 +48,10 @@ class SearchTimeoutError(StreamingRagError):
 
 class EmbeddingMismatchError(StreamingRagError):
     """The collection's vectors come from another embedding model than the service's."""
+
+
+class StoreUnavailableError(StreamingRagError):
+    """The Chroma server the settings name does not answer."""
 
 
 class DocumentError(StreamingRagError):

@@ -23,7 +23,7 @@ from chromadb.config import Settings as ChromaClientSettings
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
-from chains.errors import EmbeddingMismatchError
+from chains.errors import EmbeddingMismatchError, StoreUnavailableError
 
 MODEL_KEY, DIMS_KEY, CHANGED_KEY = "embedding_model", "embedding_dims", "changed_at"
 
@@ -33,6 +33,9 @@ def build_chroma_client(
 ) -> ClientAPI:
     """Open the embedded store at ``path``, or connect to the server at ``host:port``.
 
+    Raises:
+        StoreUnavailableError: nothing answers at ``host:port``.
+
     Example:
         >>> client = build_chroma_client(path=Path("./data/chroma"))
 
@@ -41,7 +44,13 @@ def build_chroma_client(
     if host is not None:
         if port is None:
             raise ValueError(f"a Chroma server needs a port as well as host={host!r}")
-        return chromadb.HttpClient(host=host, port=port, settings=settings)
+        try:
+            return chromadb.HttpClient(host=host, port=port, settings=settings)
+        except ValueError as exc:  # chromadb's word for "could not connect"
+            raise StoreUnavailableError(
+                f"No Chroma server answers at {host}:{port} (RAG_CHROMA_HOST, "
+                "RAG_CHROMA_PORT); start one with `streaming-rag chroma`."
+            ) from exc
     if path is None:
         raise ValueError("give either path (embedded Chroma) or host and port (Chroma server)")
     path.mkdir(parents=True, exist_ok=True)

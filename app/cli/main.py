@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, llm, ingest, ask, summarize.
+"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, summarize.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -11,9 +11,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from app.chroma_server import DEFAULT_PORT
 from app.cli._console import console
 from app.cli.ask import cmd_ask
+from app.cli.chroma import cmd_chroma
 from app.cli.ingest import cmd_ingest
 from app.cli.serve import cmd_llm, cmd_serve
 from app.cli.summarize import cmd_summarize
@@ -27,7 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API (and the local model server)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, help="API processes sharing a Chroma server (default 1)"
+    )
     serve.set_defaults(func=cmd_serve)
+    chroma = commands.add_parser("chroma", help="run a Chroma server the API and CLI share")
+    chroma.add_argument("--port", type=int, default=DEFAULT_PORT)
+    chroma.add_argument("--path", type=Path, help="its data directory (./data/chroma-server)")
+    chroma.set_defaults(func=cmd_chroma)
     commands.add_parser("llm", help="run only the local model server").set_defaults(func=cmd_llm)
     ingest = commands.add_parser("ingest", help="index .txt, .md, .html and .pdf files")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file or a directory")

@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import uvicorn
 from rich.markup import escape
 from rich.progress import Progress
+from uvicorn.supervisors import Multiprocess
 
 from app.cli._console import console
 from app.llm_server import LocalModelServer
 from app.model_file import local_model_file
+from app.observability import json_log_config
 from app.settings import Settings
+from chains.errors import StreamingRagError
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -62,14 +67,18 @@ def model_server(settings: Settings) -> Iterator[None]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the API (and the local model server when needed)."""
-    import uvicorn
-
-    from app.observability import json_log_config
+    """Run the API (and the local model server when needed), in one or several workers."""
     from app.server import create_app
-    from app.shutdown import DrainingServer
 
     settings = Settings(**_overrides(args))
+    workers = args.workers or 1
+    if workers > 1 and settings.chroma_host is None:
+        raise StreamingRagError(
+            "--workers needs a Chroma server that every worker shares: the embedded store "
+            "belongs to one process. Start one with `streaming-rag chroma` and set "
+            "RAG_CHROMA_HOST and RAG_CHROMA_PORT."
+        )
+    # Built here even for workers: it checks the collection and indexes the samples once.
     app = create_app(settings)
     _index_sample_docs_if_empty(app.state.services)
     with model_server(settings):
@@ -78,17 +87,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"page:       {base}/\nplayground: {base}/rag/playground/\n"
             f"docs:       {base}/docs\nhealth:     {base}/health"
         )
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=json_log_config(),
-            access_log=False,  # ours has the request id and the timings
-            # A backstop: the gate ends every stream when the grace runs out.
-            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
-        )
-        DrainingServer(config, app.state.services.shutdown).run()
+        if workers == 1:
+            uvicorn.Server(_uvicorn_config(settings, app)).run()
+        else:
+            console.print(f"workers:    {workers}, sharing Chroma at {settings.chroma_host}")
+            del app  # each worker builds its own from the same settings
+            _run_workers(settings, workers)
     return 0
+
+
+def _uvicorn_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Config:
+    """The uvicorn settings: our JSON log lines, and a drain backstop after the grace."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=json_log_config(),
+        access_log=False,  # ours has the request id and the timings
+        # A backstop: the gate ends every stream when the grace runs out.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
+        **options,
+    )
+
+
+def _run_workers(settings: Settings, workers: int) -> None:
+    """Run uvicorn's process manager: ``workers`` processes share one listening socket.
+
+    Each builds its app with :func:`app.server.create_app` from the environment, so the
+    command line's ``--host``/``--port`` are passed on there. A worker that dies is
+    replaced; SIGTERM reaches every worker, which drains its streams.
+    """
+    os.environ.update({"RAG_HOST": settings.host, "RAG_PORT": str(settings.port)})
+    config = _uvicorn_config(settings, "app.server:create_app", factory=True, workers=workers)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 def cmd_llm(args: argparse.Namespace) -> int:
