@@ -18,6 +18,7 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 from app.observability import ObservedEventStream, ServiceMetrics
+from app.resume import MemoryBuffer, RedisBuffer, ResumableStreams, StreamBuffer
 from app.settings import Settings
 from app.shutdown import ShutdownGate
 from chains.breaker import LlmBreaker
@@ -55,13 +56,17 @@ class Services:
     breaker: LlmBreaker
     rag_chain: Runnable[Any, dict[str, Any]]
     event_stream: ObservedEventStream
+    resumable: ResumableStreams | None
+    """Answers that outlive a disconnect for a resume; None with ``RAG_RESUME_GRACE_S=0``."""
     metrics: ServiceMetrics
     shutdown: ShutdownGate
     ingestor: Ingestor
     summarizer: StreamingSummarizer
 
     async def close(self) -> None:
-        """Release the LLM's HTTP connections."""
+        """Stop answers still running for a resume; release the LLM's HTTP connections."""
+        if self.resumable is not None:
+            await self.resumable.aclose()
         if self.llm.http_async_client is not None:
             await self.llm.http_async_client.aclose()
 
@@ -124,6 +129,15 @@ def build_services(
         answer=build_answer_chain(llm),
         first_k=settings.progressive_first_k,
     )
+    event_stream = ObservedEventStream(
+        rag_chain,
+        maxsize=settings.queue_maxsize,
+        default_k=settings.top_k,
+        progressive=progressive,
+        progressive_default=settings.progressive,
+        metrics=metrics,
+        shutdown=shutdown,
+    )
     return Services(
         settings=settings,
         embeddings=embeddings,
@@ -139,15 +153,8 @@ def build_services(
             build_splitter(settings.chunk_size, settings.chunk_overlap),
             lock=write_lock,
         ),
-        event_stream=ObservedEventStream(
-            rag_chain,
-            maxsize=settings.queue_maxsize,
-            default_k=settings.top_k,
-            progressive=progressive,
-            progressive_default=settings.progressive,
-            metrics=metrics,
-            shutdown=shutdown,
-        ),
+        event_stream=event_stream,
+        resumable=_resumable(settings, event_stream),
         metrics=metrics,
         shutdown=shutdown,
         # Parts are summarized as many at once as the engine has parallel slots.
@@ -157,3 +164,17 @@ def build_services(
             concurrency=settings.local_llm_slots,
         ),
     )
+
+
+def _resumable(settings: Settings, stream: ObservedEventStream) -> ResumableStreams | None:
+    """Resumable answers over Redis or in memory, unless the grace is 0."""
+    if settings.resume_grace_s == 0:
+        return None
+    url = settings.redis_url
+    kind = functools.partial(RedisBuffer, url) if url else MemoryBuffer
+    buffer: StreamBuffer = kind(
+        max_events=settings.resume_buffer_events,
+        ttl_s=settings.resume_ttl_s,
+        grace_s=settings.resume_grace_s,
+    )
+    return ResumableStreams(stream, buffer, grace_s=settings.resume_grace_s)

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     resume_ttl_s: float = Field(
         120.0, gt=0, description="how long a finished stream's events stay resumable"
     )
+    resume_buffer_events: int = Field(
+        10_000, ge=16, description="events one stream's resume buffer holds at most"
+    )
     redis_url: str | None = Field(
         None, description="a Redis server holding resume buffers, shared by every worker"
     )

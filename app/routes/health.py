@@ -14,6 +14,7 @@ many parallel slots it has and which model file it serves.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import httpx
@@ -41,6 +42,7 @@ async def health(services: ServicesDep) -> JSONResponse:
         "collection": {"name": settings.collection, "count": collection_size(services.store)},
         "llm": {"base_url": base_url, "model": settings.llm_model, **llm},
         "embeddings": {"provider": settings.embeddings, "loaded": dims is not None, "dims": dims},
+        "worker": {"pid": os.getpid()},  # which of several workers answered
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
 

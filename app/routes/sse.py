@@ -4,6 +4,10 @@ Both iterate the ``astream()`` of the same :class:`~callbacks.event_stream.RagEv
 that LangServe serves at ``/rag/events``, so both doors keep its guarantee: the request
 is validated before the stream starts (422 with the field named); once it has started,
 a failure is one ``error`` event, then the end.
+
+Streams are resumable (:mod:`app.resume`) unless ``RAG_RESUME_GRACE_S`` is 0: event ids
+are ``<stream>-<n>``, and ``GET /rag/sse`` with a ``Last-Event-ID`` header sends the
+events after that one, then the live rest (404 when no buffer holds the stream).
 """
 
 from __future__ import annotations
@@ -11,14 +15,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import ServicesDep, require_read_key
+from app.resume import ResumeGapError, UnknownStreamError, parse_event_id
+from app.services import Services
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
-from callbacks import RagEventStream, StreamRequest
+from callbacks import StreamRequest
 
 router = APIRouter(prefix="/rag", tags=["streaming"], dependencies=[Depends(require_read_key)])
 
@@ -39,19 +45,32 @@ async def rag_sse(request: Request, services: ServicesDep) -> EventSourceRespons
         raise RequestValidationError(
             [{"loc": ["body"], "msg": "body must be JSON", "type": "json_invalid"}]
         ) from exc
-    return _respond(services.event_stream, body)
+    return await _respond(services, body)
 
 
 @router.get("/sse", response_class=EventSourceResponse)
 async def rag_sse_get(
     services: ServicesDep,
-    q: str = Query(..., description="The question."),
+    q: str | None = Query(None, description="The question (not needed to resume)."),
     k: int | None = Query(None, description="How many sources to retrieve (1..20)."),
     filter: str | None = Query(None, description='JSON metadata filter, e.g. {"topic":"x"}.'),
     stream_sources: bool = Query(True),
     progressive: bool | None = Query(None, description="Progressive context (waves)."),
+    last_event_id: str | None = Header(
+        None, description="Resume the stream this event id belongs to, after that event."
+    ),
 ) -> EventSourceResponse:
-    """The same stream for the browser's ``EventSource``, which can only send GET."""
+    """The same stream for the browser's ``EventSource``, which can only send GET.
+
+    ``EventSource`` sends ``Last-Event-ID`` by itself when it reconnects after a drop,
+    so the same URL resumes the answer instead of asking again.
+    """
+    if last_event_id:
+        return await _resume(services, last_event_id)
+    if q is None:
+        raise RequestValidationError(
+            [{"loc": ["query", "q"], "msg": "Field required", "type": "missing"}]
+        )
     body: dict[str, Any] = {"question": q, "stream_sources": stream_sources}
     if progressive is not None:
         body["progressive"] = progressive
@@ -64,15 +83,37 @@ async def rag_sse_get(
             raise RequestValidationError(
                 [{"loc": ["query", "filter"], "msg": "filter must be JSON", "type": "json_invalid"}]
             ) from exc
-    return _respond(services.event_stream, body)
+    return await _respond(services, body)
 
 
-def _respond(stream: RagEventStream, body: Any) -> EventSourceResponse:
+async def _respond(services: Services, body: Any) -> EventSourceResponse:
     """Validate ``body`` now (a 422 before any event), then stream its answer."""
+    stream = services.event_stream
     try:
-        request = stream.input_model.model_validate(body)
+        request: StreamRequest = stream.input_model.model_validate(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
-    return EventSourceResponse(
-        encode(stream.astream(request)), headers=SSE_HEADERS, ping=PING_SECONDS
-    )
+    if services.resumable is None:
+        events = encode(stream.astream(request))
+    else:
+        stream_id = await services.resumable.start(request)
+        events = await services.resumable.read(stream_id)
+    return EventSourceResponse(events, headers=SSE_HEADERS, ping=PING_SECONDS)
+
+
+async def _resume(services: Services, last_event_id: str) -> EventSourceResponse:
+    """The events after ``last_event_id``, then the live rest; 404 if none is buffered."""
+    if services.resumable is None:
+        raise HTTPException(404, "Streams are not resumable here (RAG_RESUME_GRACE_S is 0).")
+    try:
+        stream_id, number = parse_event_id(last_event_id)
+        events = await services.resumable.read(stream_id, after=number)
+    except UnknownStreamError as exc:
+        raise HTTPException(
+            404,
+            f"{exc}: the stream is unknown or expired, or it runs on another worker "
+            "without a shared RAG_REDIS_URL. Ask again.",
+        ) from exc
+    except ResumeGapError as exc:
+        raise HTTPException(410, f"{exc} from the resume buffer. Ask again.") from exc
+    return EventSourceResponse(events, headers=SSE_HEADERS, ping=PING_SECONDS)

@@ -32,8 +32,10 @@ async def read_events(base_url, method="POST", path="/rag/sse", *, delay=0.0, **
 
 
 def assert_well_formed_answer(events):
-    ids = [int(i) for i, _, _ in events]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    """Ids ``<stream>-1``, ``-2``... of one stream (or plain numbers when not resumable)."""
+    streams, numbers = zip(*(i.rpartition("-")[::2] for i, _, _ in events), strict=True)
+    assert len(set(streams)) == 1
+    assert [int(n) for n in numbers] == list(range(1, len(events) + 1))
     assert all(name == payload["type"] for _, name, payload in events)
     types = [name for _, name, _ in events]
     assert types[0] == "status" and types[-1] == "done"

@@ -200,7 +200,8 @@ async def test_sse_disconnect_after_first_token_closes_the_llm_request(
     serve, kb_settings, embeddings, scripted_llm
 ):
     scripted_llm.script = Script(tokens=400, rate=20)  # 20 s if nobody closed it
-    with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, resume_grace_s=0)
+    with serve(app) as server:
         await abort_after_first_token(server.url)
         deadline = time.monotonic() + 15  # only catches a hang; bench/ measures the delay
         while scripted_llm.calls[-1].ended is None and time.monotonic() < deadline:
@@ -214,7 +215,7 @@ async def test_sse_many_aborted_streams_leave_no_task_thread_or_socket(
     serve, kb_settings, embeddings, scripted_llm
 ):
     scripted_llm.script = Script(tokens=400, rate=20)
-    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url)
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, resume_grace_s=0)
     process = psutil.Process()
     with serve(app) as server:
         # Warm up: concurrent streams grow the default thread pool (Chroma and the

@@ -1,0 +1,305 @@
+"""Resumable answer streams: a reconnect with ``Last-Event-ID`` gets what it missed.
+
+With ``RAG_RESUME_GRACE_S`` above 0, an answer no longer runs inside its HTTP response.
+A pump task iterates the typed event stream and appends each event to a per-stream
+buffer; every response, the first and each resume, reads that buffer from a position
+on, then follows it live. Event ids are ``<stream>-<n>``, ``n`` rising from 1, so the
+``Last-Event-ID`` a browser's ``EventSource`` sends by itself after a drop (or a
+``POST`` client's ``GET /rag/sse`` with that header) says which stream and where.
+
+- **Buffers.** :class:`MemoryBuffer` in the worker by default; :class:`RedisBuffer` with
+  ``RAG_REDIS_URL``, so a reconnect that reaches another worker resumes too. A buffer
+  holds at most ``RAG_RESUME_BUFFER_EVENTS`` events (a whole answer at the default
+  limits) and expires ``RAG_RESUME_TTL_S`` after its last event.
+- **Grace.** Readers mark the stream as watched at least every third of the grace. When
+  nobody has for ``RAG_RESUME_GRACE_S``, the pump is cancelled (which cancels the model
+  request) and the buffer ends with an ``error`` event (``abandoned``).
+- **Backpressure.** The event queue's consumer is the pump, which appends as fast as
+  events come, so a slow client reads from the buffer instead of slowing the model; the
+  buffer's bound caps what it costs. With ``RAG_RESUME_GRACE_S=0`` none of this runs:
+  the queue drains straight into the response and a disconnect cancels at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sse_starlette.sse import ServerSentEvent
+
+from callbacks import RagEventStream, StreamRequest
+from chains.errors import StreamingRagError
+from chains.events import ErrorEvent
+
+FINAL_TYPES = frozenset({"done", "error"})
+"""The event types that end an answer stream."""
+
+Entry = tuple[int, str, str]
+"""One buffered event: its number, type and JSON payload."""
+
+
+class UnknownStreamError(StreamingRagError):
+    """No buffer holds this stream: it never existed here, or it expired."""
+
+
+class ResumeGapError(StreamingRagError):
+    """The events after the client's position are no longer all in the buffer."""
+
+
+class StreamBuffer(Protocol):
+    """Where a stream's events wait for their readers."""
+
+    async def append(self, stream_id: str, entry: Entry) -> None:
+        """Add the next event; the stream expires ``ttl`` after its last one."""
+
+    async def after(self, stream_id: str, number: int, timeout_s: float) -> list[Entry]:
+        """The events after ``number``, waiting up to ``timeout_s`` for one to come."""
+
+    async def touch(self, stream_id: str) -> None:
+        """Mark the stream as watched, for one grace period."""
+
+    async def watched(self, stream_id: str) -> bool:
+        """Whether a reader marked the stream within the grace."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def parse_event_id(value: str) -> tuple[str, int]:
+    """Split ``<stream>-<n>`` into the stream id and the number.
+
+    Raises:
+        UnknownStreamError: the id is not one this service sent.
+
+    """
+    stream_id, _, number = value.strip().rpartition("-")
+    if not stream_id or not number.isdigit():
+        raise UnknownStreamError(f"Last-Event-ID {value[:80]!r} is not an id this service sent")
+    return stream_id, int(number)
+
+
+@dataclass
+class _Stream:
+    """One stream in memory: its events from ``first`` on, and who waits for more."""
+
+    entries: list[Entry] = field(default_factory=list)
+    first: int = 1
+    watched_until: float = 0.0
+    grew: asyncio.Event = field(default_factory=asyncio.Event)
+    expiry: asyncio.TimerHandle | None = None
+
+
+class MemoryBuffer:
+    """Buffers in this worker: a resume must reach the worker that started the stream."""
+
+    def __init__(self, *, max_events: int, ttl_s: float, grace_s: float) -> None:
+        self.max_events, self.ttl_s, self.grace_s = max_events, ttl_s, grace_s
+        self._streams: dict[str, _Stream] = {}
+
+    async def append(self, stream_id: str, entry: Entry) -> None:
+        """Add ``entry``, drop the oldest past the bound, and wake the readers."""
+        stream = self._streams.setdefault(stream_id, _Stream())
+        stream.entries.append(entry)
+        if len(stream.entries) > self.max_events:
+            del stream.entries[0]
+            stream.first += 1
+        stream.grew.set()
+        stream.grew = asyncio.Event()
+        if stream.expiry is not None:
+            stream.expiry.cancel()
+        stream.expiry = asyncio.get_running_loop().call_later(
+            self.ttl_s, self._streams.pop, stream_id, None
+        )
+
+    async def after(self, stream_id: str, number: int, timeout_s: float) -> list[Entry]:
+        """The events after ``number``; raises if the stream is unknown or has a gap."""
+        stream = self._get(stream_id)
+        if number + 1 < stream.first:
+            raise ResumeGapError(f"events {number + 1}..{stream.first - 1} are gone")
+        newer = stream.entries[number + 1 - stream.first :]
+        if newer:
+            return newer
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stream.grew.wait(), timeout_s)
+        return self._get(stream_id).entries[number + 1 - stream.first :]
+
+    async def touch(self, stream_id: str) -> None:
+        """The stream is watched for one more grace period."""
+        self._get(stream_id).watched_until = time.monotonic() + self.grace_s
+
+    async def watched(self, stream_id: str) -> bool:
+        """Whether a reader touched the stream within the grace."""
+        stream = self._streams.get(stream_id)
+        return stream is not None and time.monotonic() < stream.watched_until
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def _get(self, stream_id: str) -> _Stream:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise UnknownStreamError(f"no stream {stream_id!r} here")
+        return stream
+
+
+class RedisBuffer:
+    """Buffers in Redis streams, shared by every worker that has the same ``RAG_REDIS_URL``.
+
+    A stream's events are the Redis stream ``streaming-rag:stream:<id>`` with entry ids
+    ``0-<n>``, so ``XREAD`` from ``0-<n>`` returns exactly the events after ``n``; the key
+    ``...:<id>:watched`` expires one grace after a reader last set it.
+    """
+
+    def __init__(self, url: str, *, max_events: int, ttl_s: float, grace_s: float) -> None:
+        import redis.asyncio
+
+        self.redis = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        self.max_events, self.ttl_s, self.grace_s = max_events, ttl_s, grace_s
+
+    async def append(self, stream_id: str, entry: Entry) -> None:
+        """``XADD`` with the event's number as its id, capped, and refresh the expiry."""
+        number, event_type, data = entry
+        key = _key(stream_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                key,
+                {"type": event_type, "data": data},
+                id=f"0-{number}",
+                maxlen=self.max_events,
+                approximate=False,
+            )
+            pipe.expire(key, max(1, round(self.ttl_s)))
+            await pipe.execute()
+
+    async def after(self, stream_id: str, number: int, timeout_s: float) -> list[Entry]:
+        """``XREAD BLOCK`` from ``0-<number>``; raises if the stream is unknown or has a gap."""
+        key = _key(stream_id)
+        oldest: Any = await self.redis.xrange(key, count=1)
+        if not oldest:
+            raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
+        first = int(oldest[0][0].split("-")[1])
+        if number + 1 < first:
+            raise ResumeGapError(f"events {number + 1}..{first - 1} are gone")
+        block_ms = max(1, int(timeout_s * 1000))
+        found: Any = await self.redis.xread({key: f"0-{number}"}, block=block_ms)
+        return [
+            (int(entry_id.split("-")[1]), fields["type"], fields["data"])
+            for _, entries in found or []
+            for entry_id, fields in entries
+        ]
+
+    async def touch(self, stream_id: str) -> None:
+        """Set the watched key for one grace."""
+        await self.redis.set(f"{_key(stream_id)}:watched", 1, px=max(1, int(self.grace_s * 1000)))
+
+    async def watched(self, stream_id: str) -> bool:
+        """Whether the watched key is still there."""
+        return bool(await self.redis.exists(f"{_key(stream_id)}:watched"))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.redis.aclose()
+
+
+def _key(stream_id: str) -> str:
+    return f"streaming-rag:stream:{stream_id}"
+
+
+class ResumableStreams:
+    """Start answers as pumps into a buffer, and read them from any position.
+
+    Example:
+        >>> streams = ResumableStreams(event_stream, MemoryBuffer(...), grace_s=5)
+        >>> stream_id = streams.start(request)
+        >>> async for sse in streams.read(stream_id, after=0):
+        ...     print(sse.id)  # f"{stream_id}-1", ...
+
+    """
+
+    def __init__(self, stream: RagEventStream, buffer: StreamBuffer, *, grace_s: float) -> None:
+        if grace_s <= 0:
+            raise ValueError(f"grace_s must be positive (0: no resumable streams), got {grace_s}")
+        self.stream, self.buffer, self.grace_s = stream, buffer, grace_s
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    @property
+    def _check_s(self) -> float:
+        """How often readers mark, and the pump checks, that someone watches."""
+        return self.grace_s / 3
+
+    async def start(self, request: StreamRequest) -> str:
+        """Start answering ``request`` in the background; returns the new stream's id."""
+        stream_id = secrets.token_hex(8)
+        first = asyncio.Event()
+        pump = asyncio.create_task(self._pump(stream_id, request, first))
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
+        await first.wait()  # the buffer exists before anyone reads it
+        await self.buffer.touch(stream_id)
+        return stream_id
+
+    async def read(self, stream_id: str, after: int = 0) -> AsyncIterator[ServerSentEvent]:
+        """The events after ``after``, buffered then live, until the stream's last one.
+
+        Raises:
+            UnknownStreamError: no buffer holds the stream (checked before the first event).
+            ResumeGapError: events after ``after`` are no longer buffered.
+
+        """
+        await self.buffer.touch(stream_id)
+        entries = await self.buffer.after(stream_id, after, 0)
+        return self._follow(stream_id, after, entries)
+
+    async def _follow(
+        self, stream_id: str, after: int, entries: list[Entry]
+    ) -> AsyncIterator[ServerSentEvent]:
+        while True:
+            for number, event_type, data in entries:
+                yield ServerSentEvent(id=f"{stream_id}-{number}", event=event_type, data=data)
+                after = number
+                if event_type in FINAL_TYPES:
+                    return
+            await self.buffer.touch(stream_id)
+            entries = await self.buffer.after(stream_id, after, self._check_s)
+
+    async def _pump(self, stream_id: str, request: StreamRequest, first: asyncio.Event) -> None:
+        """Append every event of the answer; stop it when nobody watches for the grace."""
+        number = 0
+        watchdog = asyncio.create_task(self._watch(stream_id, asyncio.current_task()))
+        try:
+            async for event in self.stream.astream(request):
+                number += 1
+                await self.buffer.append(stream_id, (number, event.type, event.model_dump_json()))
+                first.set()
+        except asyncio.CancelledError:
+            abandoned = ErrorEvent(
+                code="abandoned",
+                message=f"Nobody read this answer for {self.grace_s:g} s, so it was stopped.",
+                retryable=True,
+            )
+            await self.buffer.append(stream_id, (number + 1, "error", abandoned.model_dump_json()))
+            raise
+        finally:
+            first.set()
+            watchdog.cancel()
+
+    async def _watch(self, stream_id: str, pump: asyncio.Task[Any] | None) -> None:
+        """Cancel ``pump`` once no reader has marked the stream for the grace."""
+        while True:
+            await asyncio.sleep(self._check_s)
+            if not await self.buffer.watched(stream_id):
+                if pump is not None:
+                    pump.cancel()
+                return
+
+    async def aclose(self) -> None:
+        """Stop every pump still running (the app is shutting down) and the buffer."""
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await self.buffer.aclose()
