@@ -12,6 +12,7 @@ from pathlib import Path
 
 import chromadb
 import numpy as np
+from chromadb.api import ClientAPI
 
 from app.knowledge_base import load_sample_documents
 from chains.ingest import InputDocument, build_splitter
@@ -64,13 +65,22 @@ def questions(n: int, *, seed: int = 1) -> list[str]:
 
 
 def copy_collection(
-    source: chromadb.Collection, path: Path, name: str, count: int, *, synthetic: int = 0
+    source: chromadb.Collection | None,
+    target: Path | ClientAPI,
+    name: str,
+    count: int,
+    *,
+    synthetic: int = 0,
 ) -> chromadb.Collection:
-    """A new persistent collection with ``count`` chunks of ``source`` plus random unit vectors."""
-    client = build_chroma_client(path=path)
+    """A new collection with ``count`` chunks of ``source`` plus random unit vectors.
+
+    ``target`` is an embedded store's directory, or a client (a Chroma server's).
+    """
+    client = build_chroma_client(path=target) if isinstance(target, Path) else target
     target = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
     batch = 5000
     for offset in range(0, count, batch):
+        assert source is not None, "real chunks need a source collection"
         got = source.get(
             limit=min(batch, count - offset),
             offset=offset,

@@ -79,8 +79,8 @@ def scripted_app(kb_settings, embeddings, base_url, **settings):
 CLI = Path(sys.executable).with_name("streaming-rag")
 
 
-def start_serve(tmp_path, log_name="serve.log", **env):
-    """Start `streaming-rag serve` with ``RAG_*`` settings; wait until it answers."""
+def start_serve(tmp_path, log_name="serve.log", args=(), **env):
+    """Start `streaming-rag serve` (and ``args``) with ``RAG_*`` settings; wait until it answers."""
     port = free_port()
     environ = {
         **os.environ,
@@ -89,7 +89,7 @@ def start_serve(tmp_path, log_name="serve.log", **env):
         **{f"RAG_{k.upper()}": str(v) for k, v in env.items()},
     }
     with (tmp_path / log_name).open("w") as log:
-        process = subprocess.Popen([str(CLI), "serve"], env=environ, stdout=log, stderr=log)
+        process = subprocess.Popen([str(CLI), "serve", *args], env=environ, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -64,8 +64,8 @@ class ForcedWave(BaseRetriever):
         return [hits[i] for i in self.order]
 
 
-def forced_wave_app(kb_settings, embeddings, base_url, order, delay_s=0.5):
-    app = scripted_app(kb_settings, embeddings, base_url)
+def forced_wave_app(kb_settings, embeddings, base_url, order, delay_s=0.5, **settings):
+    app = scripted_app(kb_settings, embeddings, base_url, **settings)
     services = app.state.services
     wave = ForcedWave(name="forced", vector=services.retriever, delay_s=delay_s, order=order)
     stream = services.event_stream
@@ -221,7 +221,9 @@ async def test_progressive_disconnect_closes_the_model_request_and_stops_the_wav
     serve, kb_settings, embeddings, scripted_llm
 ):
     scripted_llm.script = Script(tokens=400, rate=20)
-    app = forced_wave_app(kb_settings, embeddings, scripted_llm.base_url, order=(3, 0), delay_s=2)
+    app = forced_wave_app(
+        kb_settings, embeddings, scripted_llm.base_url, order=(3, 0), delay_s=2, resume_grace_s=0
+    )
     with serve(app) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             body = {**HYBRID_QUESTION, "progressive": True}

@@ -185,7 +185,8 @@ async def test_hundred_clients_disconnecting_at_once_leave_no_task_socket_or_mod
     serve, kb_settings, embeddings, scripted_llm
 ):
     scripted_llm.script = Script(tokens=3)
-    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url)
+    # A disconnect cancels at once (no resume grace): test_resume covers the grace.
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, resume_grace_s=0)
     process = psutil.Process()
     with serve(app) as server:
         # Warm up: concurrent searches grow the default thread pool (Chroma and the

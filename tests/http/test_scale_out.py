@@ -1,0 +1,257 @@
+"""Scale-out on real engines: a ``chroma run`` server, API worker processes, Redis.
+
+Everything here is a real process: Chroma's own server, Debian's ``redis-server``,
+``streaming-rag serve`` (one per worker, or ``--workers 2``), the CLI's ``ingest``, and
+llama.cpp serving OpenAI-compatible embeddings. The scripted model server only paces an
+answer so that it can be cut mid-stream.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+import redis
+from sse_helpers import CLI, assert_well_formed_answer, read_events, start_serve, tokens_of
+from test_resume import QUESTION, read_until_tokens, resume
+
+from app.chroma_server import ChromaServer
+from app.llm_server import LocalModelServer
+from app.server import create_app
+from bench.harness import free_port
+from bench.scripted_llm import Script, ScriptedLLM
+from chains.errors import EmbeddingMismatchError
+from chains.loaders import file_doc_id
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("chroma-server")
+    with ChromaServer(path=home / "data", port=free_port(), log_path=home / "chroma.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    home, port = tmp_path_factory.mktemp("redis"), free_port()
+    with (home / "redis.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(port)),
+                *("--save", "", "--appendonly", "no", "--dir", str(home)),
+            ],
+            stdout=log,
+            stderr=log,
+        )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline and process.poll() is None, "redis did not start"
+            time.sleep(0.05)
+    client.close()
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def first_source(events):
+    return next(payload for _, kind, payload in events if kind == "source")
+
+
+def server_mode(chroma_server, collection):
+    """The settings that put a service on the shared Chroma server."""
+    return {"chroma_host": "127.0.0.1", "chroma_port": chroma_server.port, "collection": collection}
+
+
+async def test_rag_sse_flow_against_a_chroma_server_while_the_cli_writes_to_it(
+    serve, kb_settings, embeddings, chroma_server, tmp_path
+):
+    settings = kb_settings.model_copy(update=server_mode(chroma_server, "flow"))
+    app = create_app(settings, embeddings=embeddings)
+    note = tmp_path / "okapi.md"
+    note.write_text("The okapi ledger records every zebra-striped giraffe seen at dawn.\n")
+    with serve(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            others = ["SSE is one-way.", "HNSW is a graph index.", "BM25 weighs rare words."]
+            documents = [{"id": f"other-{i}", "content": text} for i, text in enumerate(others)]
+            indexed = await client.post("/index", json={"documents": documents})
+            assert indexed.status_code == 200
+        # The CLI writes to the same server while the API runs: no "stop serve first".
+        env = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server.port)}
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [str(CLI), "ingest", str(note)],
+            env={**os.environ, **env, "RAG_COLLECTION": "flow"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        events = await read_events(
+            server.url, json={"question": "What does the okapi ledger record?", "k": 2}
+        )
+        keyword_hits = app.state.services.keyword.invoke("okapi ledger")
+
+    _, done = assert_well_formed_answer(events)
+    sources = [payload for _, kind, payload in events if kind == "source"]
+    assert sources[0]["doc_id"] == file_doc_id(note)
+    assert done["metrics"]["token_count"] > 0
+    assert keyword_hits and keyword_hits[0].metadata["doc_id"] == file_doc_id(note)
+
+
+@pytest.fixture(scope="module")
+def pacer(serve):
+    """The scripted model server both workers use, so an answer can be cut mid-way."""
+    record = ScriptedLLM()
+    with serve(record.app()) as server:
+        record.url = server.url
+        yield record
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory, chroma_server, redis_url, pacer):
+    """Two `streaming-rag serve` processes on one Chroma server, one Redis, one model."""
+    env = {
+        **server_mode(chroma_server, "workers"),
+        "redis_url": redis_url,
+        "llm_base_url": pacer.base_url,
+        "llm_model": "scripted",
+        "resume_grace_s": 5,
+    }
+    started = [start_serve(tmp_path_factory.mktemp(f"worker{n}"), **env) for n in (1, 2)]
+    yield [url for _, url in started]
+    for process, _ in started:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def test_document_indexed_through_one_worker_is_answerable_from_the_other_at_once(
+    two_workers, pacer
+):
+    first, second = two_workers
+    pacer.script = Script(tokens=8)
+    doc = {"id": "quokka", "content": "The quokka census counts 412 quokkas on Rottnest."}
+    async with httpx.AsyncClient(timeout=60) as client:
+        assert (await client.post(f"{first}/index", json={"documents": [doc]})).status_code == 200
+        pids = {(await client.get(f"{url}/health")).json()["worker"]["pid"] for url in two_workers}
+    events = await read_events(second, json={"question": "How many quokkas are counted?"})
+
+    assert len(pids) == 2
+    assert_well_formed_answer(events)
+    assert first_source(events)["doc_id"] == "quokka"
+
+
+async def test_answer_cut_on_one_worker_resumes_on_the_other_through_redis(two_workers, pacer):
+    first, second = two_workers
+    pacer.script = Script(tokens=60, rate=60)
+    whole = await read_events(second, json=QUESTION)
+    before = await read_until_tokens(first, 10)
+    after = await resume(second, before[-1][0])
+
+    assert_well_formed_answer(whole)
+    assert_well_formed_answer(before + after)
+    assert tokens_of(after), "the second worker sent none of the rest"
+    assert tokens_of(before) + tokens_of(after) == tokens_of(whole)
+
+
+async def test_serve_runs_two_worker_processes_and_stops_them_on_sigterm(
+    tmp_path, chroma_server, pacer
+):
+    env = {**server_mode(chroma_server, "pool"), "llm_base_url": pacer.base_url}
+    process, url = start_serve(tmp_path, args=["--workers", "2"], llm_model="scripted", **env)
+    try:
+        pids: set[int] = set()
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(60):  # each request on a new connection: any worker may accept it
+                async with httpx.AsyncClient(timeout=30) as fresh:
+                    pids.add((await fresh.get(f"{url}/health")).json()["worker"]["pid"])
+                if len(pids) == 2:
+                    break
+            answered = await client.post(f"{url}/rag/sse", json=QUESTION)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert len(pids) == 2, "one process answered every request"
+    assert answered.status_code == 200 and "event: done" in answered.text
+    assert code == 0
+
+
+def test_serve_with_workers_but_the_embedded_store_says_what_to_do(tmp_path):
+    result = subprocess.run(
+        [str(CLI), "serve", "--workers", "2"],
+        env={**os.environ, "RAG_CHROMA_PATH": str(tmp_path / "chroma")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "streaming-rag chroma" in result.stderr and "RAG_CHROMA_HOST" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def embedding_server(local_model, tmp_path_factory):
+    """llama.cpp serving OpenAI-compatible embeddings (SmolLM2, mean-pooled, 576 dims)."""
+    log = tmp_path_factory.mktemp("embeddings") / "llama.log"
+    server = LocalModelServer(
+        model_path=local_model, port=free_port(), slots=1, log_path=log, embeddings=True
+    )
+    with server:
+        yield server
+
+
+def openai_embeddings(settings, server):
+    return settings.model_copy(
+        update={
+            "embeddings": "openai",
+            "embeddings_base_url": server.base_url,
+            "openai_embeddings_model": "smollm2",
+        }
+    )
+
+
+async def test_openai_compatible_embeddings_index_and_answer_through_llama_server(
+    serve, kb_settings, chroma_server, embedding_server
+):
+    settings = openai_embeddings(
+        kb_settings.model_copy(update=server_mode(chroma_server, "remote-embeddings")),
+        embedding_server,
+    )
+    app = create_app(settings)  # builds OpenAIEmbeddings against llama.cpp
+    doc = {"id": "wombat", "content": "Wombats leave cube-shaped droppings on rocks."}
+    with serve(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            assert (await client.post("/index", json={"documents": [doc]})).status_code == 200
+            health = (await client.get("/health")).json()
+        question = {"question": "What shape are wombat droppings?"}
+        events = await read_events(server.url, json=question)
+
+    assert health["embeddings"] == {"provider": "openai", "loaded": True, "dims": 576}
+    assert_well_formed_answer(events)
+    assert first_source(events)["doc_id"] == "wombat"
+
+
+def test_collection_indexed_with_one_embedding_model_refuses_another(
+    kb_settings, embeddings, chroma_server, embedding_server
+):
+    local = kb_settings.model_copy(update=server_mode(chroma_server, "minilm-only"))
+    services = create_app(local, embeddings=embeddings).state.services
+    asyncio.run(_index(services.ingestor, {"id": "a", "content": "MiniLM wrote this vector."}))
+
+    with pytest.raises(EmbeddingMismatchError) as refused:
+        create_app(openai_embeddings(local, embedding_server))
+    message = str(refused.value)
+    assert "all-MiniLM-L6-v2 (384 dimensions)" in message and "smollm2 (576" in message
+    assert "RAG_COLLECTION" in message
+
+
+async def _index(ingestor, doc):
+    return [event async for event in ingestor.run([doc])]
