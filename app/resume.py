@@ -13,7 +13,9 @@ on, then follows it live. Event ids are ``<stream>-<n>``, ``n`` rising from 1, s
   limits) and expires ``RAG_RESUME_TTL_S`` after its last event.
 - **Grace.** Readers mark the stream as watched at least every third of the grace. When
   nobody has for ``RAG_RESUME_GRACE_S``, the pump is cancelled (which cancels the model
-  request) and the buffer ends with an ``error`` event (``abandoned``).
+  request) and the buffer ends with an ``error`` event (``abandoned``). A client that
+  stops on purpose (the page's Stop) says so with ``DELETE /rag/sse/<stream>``, which
+  cancels at once instead.
 - **Backpressure.** The event queue's consumer is the pump, which appends as fast as
   events come, so a slow client reads from the buffer instead of slowing the model; the
   buffer's bound caps what it costs. With ``RAG_RESUME_GRACE_S=0`` none of this runs:
@@ -64,7 +66,13 @@ class StreamBuffer(Protocol):
         """Mark the stream as watched, for one grace period."""
 
     async def watched(self, stream_id: str) -> bool:
-        """Whether a reader marked the stream within the grace."""
+        """Whether a reader marked the stream within the grace, and nobody cancelled it."""
+
+    async def cancel(self, stream_id: str) -> None:
+        """Mark the stream as no longer wanted: its pump stops at the next check."""
+
+    async def ping(self) -> bool:
+        """Whether the buffer can take events (readiness)."""
 
     async def aclose(self) -> None:
         """Release connections."""
@@ -90,6 +98,7 @@ class _Stream:
     entries: list[Entry] = field(default_factory=list)
     first: int = 1
     watched_until: float = 0.0
+    cancelled: bool = False
     grew: asyncio.Event = field(default_factory=asyncio.Event)
     expiry: asyncio.TimerHandle | None = None
 
@@ -135,7 +144,17 @@ class MemoryBuffer:
     async def watched(self, stream_id: str) -> bool:
         """Whether a reader touched the stream within the grace."""
         stream = self._streams.get(stream_id)
-        return stream is not None and time.monotonic() < stream.watched_until
+        return (
+            stream is not None and not stream.cancelled and time.monotonic() < stream.watched_until
+        )
+
+    async def cancel(self, stream_id: str) -> None:
+        """No reader wants it any more."""
+        self._get(stream_id).cancelled = True
+
+    async def ping(self) -> bool:
+        """Memory is always there."""
+        return True
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -198,8 +217,27 @@ class RedisBuffer:
         await self.redis.set(f"{_key(stream_id)}:watched", 1, px=max(1, int(self.grace_s * 1000)))
 
     async def watched(self, stream_id: str) -> bool:
-        """Whether the watched key is still there."""
-        return bool(await self.redis.exists(f"{_key(stream_id)}:watched"))
+        """Whether the watched key is still there, and no cancelled key."""
+        key = _key(stream_id)
+        watched, cancelled = (
+            await self.redis.exists(f"{key}:watched"),
+            await self.redis.exists(f"{key}:cancelled"),
+        )
+        return bool(watched) and not cancelled
+
+    async def cancel(self, stream_id: str) -> None:
+        """Set the cancelled key (for as long as the stream's events are kept)."""
+        key = _key(stream_id)
+        if not await self.redis.exists(key):
+            raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
+        await self.redis.set(f"{key}:cancelled", 1, ex=max(1, round(self.ttl_s)))
+
+    async def ping(self) -> bool:
+        """Whether Redis answers."""
+        try:
+            return bool(await self.redis.ping())
+        except Exception:  # any failure means no stream can be buffered
+            return False
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -225,7 +263,8 @@ class ResumableStreams:
         if grace_s <= 0:
             raise ValueError(f"grace_s must be positive (0: no resumable streams), got {grace_s}")
         self.stream, self.buffer, self.grace_s = stream, buffer, grace_s
-        self._pumps: set[asyncio.Task[None]] = set()
+        self._local: dict[str, asyncio.Task[None]] = {}
+        """The pumps running in this worker, by stream id."""
 
     @property
     def _check_s(self) -> float:
@@ -237,8 +276,8 @@ class ResumableStreams:
         stream_id = secrets.token_hex(8)
         first = asyncio.Event()
         pump = asyncio.create_task(self._pump(stream_id, request, first))
-        self._pumps.add(pump)
-        pump.add_done_callback(self._pumps.discard)
+        self._local[stream_id] = pump
+        pump.add_done_callback(lambda _: self._local.pop(stream_id, None))
         await first.wait()  # the buffer exists before anyone reads it
         await self.buffer.touch(stream_id)
         return stream_id
@@ -254,6 +293,19 @@ class ResumableStreams:
         await self.buffer.touch(stream_id)
         entries = await self.buffer.after(stream_id, after, 0)
         return self._follow(stream_id, after, entries)
+
+    async def cancel(self, stream_id: str) -> None:
+        """Stop the answer now: a client that pressed Stop will not resume it.
+
+        The pump stops at once when it runs in this worker, else at its next check.
+
+        Raises:
+            UnknownStreamError: no buffer holds the stream.
+
+        """
+        await self.buffer.cancel(stream_id)
+        if (pump := self._local.get(stream_id)) is not None:
+            pump.cancel()
 
     async def _follow(
         self, stream_id: str, after: int, entries: list[Entry]
@@ -299,7 +351,8 @@ class ResumableStreams:
 
     async def aclose(self) -> None:
         """Stop every pump still running (the app is shutting down) and the buffer."""
-        for pump in list(self._pumps):
+        pumps = list(self._local.values())
+        for pump in pumps:
             pump.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await asyncio.gather(*pumps, return_exceptions=True)
         await self.buffer.aclose()

@@ -67,12 +67,19 @@ async def health_ready(services: ServicesDep) -> JSONResponse:
         }
     except Exception:  # any store failure means no search can run
         store = {"ok": False, "count": None}
+    store["server"] = services.settings.chroma_host is not None
     checks = {
         "store": store,
         "embeddings": {"ok": dims is not None, "dims": dims},
         "llm": {"ok": llm["reachable"], "base_url": base_url},
         "breaker": {"ok": breaker != "opened", "state": breaker},
     }
+    if services.resumable is not None:
+        buffer = services.resumable.buffer
+        checks["resume_buffer"] = {
+            "ok": await buffer.ping(),
+            "redis": services.settings.redis_url is not None,
+        }
     ready = all(check["ok"] for check in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

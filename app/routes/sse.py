@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
@@ -84,6 +84,18 @@ async def rag_sse_get(
                 [{"loc": ["query", "filter"], "msg": "filter must be JSON", "type": "json_invalid"}]
             ) from exc
     return await _respond(services, body)
+
+
+@router.delete("/sse/{stream_id}", status_code=204, response_class=Response)
+async def rag_sse_cancel(stream_id: str, services: ServicesDep) -> Response:
+    """Stop a resumable answer now (the page's Stop), instead of after the resume grace."""
+    if services.resumable is None:
+        raise HTTPException(404, "Streams are not resumable here (RAG_RESUME_GRACE_S is 0).")
+    try:
+        await services.resumable.cancel(stream_id)
+    except UnknownStreamError as exc:
+        raise HTTPException(404, f"{exc}: the stream is unknown or expired.") from exc
+    return Response(status_code=204)
 
 
 async def _respond(services: Services, body: Any) -> EventSourceResponse:

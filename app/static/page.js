@@ -1,9 +1,10 @@
 // The chat page: one `POST /rag/sse` per question. Sources first, then the answer token
-// by token; Stop (or Escape) aborts the fetch, so the server sees the disconnect and
-// cancels the model request. `document.body.dataset.stream` says where the stream is
-// (running, done, stopped, failed), for people's styles and for the browser tests.
+// by token; a dropped connection resumes where it broke (Last-Event-ID). Stop (or Escape)
+// aborts the fetch and cancels the answer at the server, which stops the model request.
+// `document.body.dataset.stream` says where the stream is (running, done, stopped,
+// failed), for people's styles and for the browser tests.
 import { AnswerView } from "./answer.js";
-import { HttpError, streamEvents } from "./sse.js";
+import { HttpError, answerEvents, cancelStream } from "./sse.js";
 import { SourceList } from "./sources.js";
 import { SummaryPanel } from "./summarize.js";
 import { UploadArea } from "./upload.js";
@@ -19,6 +20,7 @@ new UploadArea({
 });
 
 let controller = null;
+let streamId = null;
 let lastQuestion = "";
 
 function setState(state) {
@@ -44,8 +46,9 @@ function showError(message) {
 }
 
 async function ask(question) {
-  if (controller) controller.abort();
+  stop();
   controller = new AbortController();
+  streamId = null;
   lastQuestion = question;
   sources.clear();
   answer.reset();
@@ -59,7 +62,14 @@ async function ask(question) {
   if ($("progressive").checked) body.progressive = true;
   let ended = false;
   try {
-    for await (const event of streamEvents("/rag/sse", { json: body, signal: controller.signal })) {
+    const options = {
+      signal: controller.signal,
+      onStream: (id) => { streamId = id; },
+      onResume: (attempt) => {
+        $("status").textContent = `Connection lost; resuming (try ${attempt})...`;
+      },
+    };
+    for await (const event of answerEvents(body, options)) {
       switch (event.type) {
         case "status":
           $("status").textContent = event.message;
@@ -126,7 +136,9 @@ async function ask(question) {
 }
 
 function stop() {
-  if (controller && document.body.dataset.stream === "running") controller.abort();
+  if (!controller || document.body.dataset.stream !== "running") return;
+  controller.abort();
+  cancelStream(streamId);
 }
 
 $("ask").addEventListener("submit", (event) => {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sse_helpers import scripted_app
+from sse_helpers import ConnectionCutter, scripted_app
 
 from bench.scripted_llm import Script
 
@@ -121,7 +121,9 @@ def test_stop_ends_the_stream_and_the_model_server_sees_the_request_end(
     page, serve, kb_settings, embeddings, scripted_llm, how
 ):
     scripted_llm.script = Script(tokens=400, rate=20)  # 20 s if nobody stopped it
-    with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
+    # A grace longer than the whole answer: only Stop's cancel can end it early.
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, resume_grace_s=30)
+    with serve(app) as server:
         open_page(page, server.url)
         ask(page, "What is backpressure?")
         expect(page.locator("#answer")).to_contain_text("w3", timeout=30_000)
@@ -138,6 +140,24 @@ def test_stop_ends_the_stream_and_the_model_server_sees_the_request_end(
     assert call.client_disconnected and call.tokens_sent < 400
     assert page.locator("#metric-total").inner_text() == "\u2013", "a stopped stream has no done"
     expect(page.locator("#send")).to_be_enabled()
+
+
+def test_a_dropped_connection_resumes_and_the_answer_completes_without_asking_again(
+    page, serve, kb_settings, embeddings, scripted_llm
+):
+    scripted_llm.script = Script(tokens=60, rate=30)
+    with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
+        cutter = ConnectionCutter(server.port, tokens=5)
+        try:
+            open_page(page, cutter.url)
+            ask(page, "What is backpressure?")
+            wait_until_ended(page)
+        finally:
+            cutter.close()
+    assert cutter.cuts == 1, "the connection was not cut"
+    expected = "".join(Script(tokens=60).deltas()).strip()
+    assert page.locator("#answer").inner_text().strip() == expected
+    assert len(scripted_llm.calls) == 1, "the question was asked again instead of resumed"
 
 
 def test_an_error_mid_stream_shows_a_message_and_retry_asks_again(

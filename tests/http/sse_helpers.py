@@ -2,10 +2,13 @@
 and read what llama-server itself reports."""
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,3 +104,66 @@ def start_serve(tmp_path, log_name="serve.log", args=(), **env):
             time.sleep(0.2)
     process.kill()
     raise AssertionError("serve did not start")
+
+
+class ConnectionCutter:
+    """A TCP proxy in front of an app that cuts the first answer stream mid-way.
+
+    A fault injector: once the response to the first ``POST /rag/sse`` has carried
+    ``tokens`` token events, both sides of that connection are closed, as a network drop
+    would. Every other connection (static files, the resume) passes through untouched.
+    """
+
+    def __init__(self, target_port, *, tokens=5):
+        self.target_port, self.tokens = target_port, tokens
+        self.cuts = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            state = {"answer": False, "seen": b""}
+            pumps = [(self._requests, client, upstream), (self._responses, upstream, client)]
+            for pump, source, sink in pumps:
+                threading.Thread(target=pump, args=(source, sink, state), daemon=True).start()
+
+    def _requests(self, client, upstream, state):
+        while data := _recv(client):
+            if data.startswith(b"POST /rag/sse") and self.cuts == 0:
+                state["answer"] = True
+            upstream.sendall(data)
+        _close(client, upstream)
+
+    def _responses(self, upstream, client, state):
+        while data := _recv(upstream):
+            if state["answer"]:
+                state["seen"] += data
+                if state["seen"].count(b"event: token") >= self.tokens and self.cuts == 0:
+                    self.cuts += 1
+                    _close(client, upstream)
+                    return
+            client.sendall(data)
+        _close(client, upstream)
+
+    def close(self):
+        self.listener.close()
+
+
+def _recv(sock):
+    try:
+        return sock.recv(65536)
+    except OSError:
+        return b""
+
+
+def _close(*socks):
+    for sock in socks:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()

@@ -143,9 +143,12 @@ async def test_document_indexed_through_one_worker_is_answerable_from_the_other_
     async with httpx.AsyncClient(timeout=60) as client:
         assert (await client.post(f"{first}/index", json={"documents": [doc]})).status_code == 200
         pids = {(await client.get(f"{url}/health")).json()["worker"]["pid"] for url in two_workers}
+        ready = (await client.get(f"{second}/health/ready")).json()["checks"]
     events = await read_events(second, json={"question": "How many quokkas are counted?"})
 
     assert len(pids) == 2
+    assert ready["store"]["ok"] and ready["store"]["server"]
+    assert ready["resume_buffer"] == {"ok": True, "redis": True}
     assert_well_formed_answer(events)
     assert first_source(events)["doc_id"] == "quokka"
 
