@@ -166,6 +166,24 @@ async def test_answer_cut_on_one_worker_resumes_on_the_other_through_redis(two_w
     assert tokens_of(before) + tokens_of(after) == tokens_of(whole)
 
 
+async def test_stop_sent_to_another_worker_cancels_the_answer_through_redis(two_workers, pacer):
+    first, second = two_workers
+    pacer.script = Script(tokens=400, rate=20)  # 20 s; the grace alone would keep it 5 s
+    before = await read_until_tokens(first, 3)
+    stream_id = before[-1][0].rpartition("-")[0]
+    async with httpx.AsyncClient(timeout=30) as client:
+        cancelled = await client.delete(f"{second}/rag/sse/{stream_id}")
+        unknown = await client.delete(f"{second}/rag/sse/0123456789abcdef")
+        deadline = time.monotonic() + 15  # only catches a hang
+        while pacer.calls[-1].ended is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    late = await resume(second, before[-1][0])
+
+    assert cancelled.status_code == 204 and unknown.status_code == 404
+    assert pacer.calls[-1].client_disconnected and pacer.calls[-1].tokens_sent < 400
+    assert late[-1][1] == "error" and late[-1][2]["code"] == "abandoned"
+
+
 async def test_serve_runs_two_worker_processes_and_stops_them_on_sigterm(
     tmp_path, chroma_server, pacer
 ):
