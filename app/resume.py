@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,6 +51,23 @@ class UnknownStreamError(StreamingRagError):
 
 class ResumeGapError(StreamingRagError):
     """The events after the client's position are no longer all in the buffer."""
+
+
+class BufferUnavailableError(StreamingRagError):
+    """The resume buffer (Redis) does not answer."""
+
+
+@contextlib.contextmanager
+def _redis_reachable() -> Iterator[None]:
+    """Turn a Redis failure into :class:`BufferUnavailableError`, said plainly."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise BufferUnavailableError(
+            "The resume buffer (Redis at RAG_REDIS_URL) does not answer."
+        ) from exc
 
 
 class StreamBuffer(Protocol):
@@ -182,55 +199,62 @@ class RedisBuffer:
 
     async def append(self, stream_id: str, entry: Entry) -> None:
         """``XADD`` with the event's number as its id, capped, and refresh the expiry."""
-        number, event_type, data = entry
-        key = _key(stream_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                key,
-                {"type": event_type, "data": data},
-                id=f"0-{number}",
-                maxlen=self.max_events,
-                approximate=False,
-            )
-            pipe.expire(key, max(1, round(self.ttl_s)))
-            await pipe.execute()
+        with _redis_reachable():
+            number, event_type, data = entry
+            key = _key(stream_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(
+                    key,
+                    {"type": event_type, "data": data},
+                    id=f"0-{number}",
+                    maxlen=self.max_events,
+                    approximate=False,
+                )
+                pipe.expire(key, max(1, round(self.ttl_s)))
+                await pipe.execute()
 
     async def after(self, stream_id: str, number: int, timeout_s: float) -> list[Entry]:
         """``XREAD BLOCK`` from ``0-<number>``; raises if the stream is unknown or has a gap."""
-        key = _key(stream_id)
-        oldest: Any = await self.redis.xrange(key, count=1)
-        if not oldest:
-            raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
-        first = int(oldest[0][0].split("-")[1])
-        if number + 1 < first:
-            raise ResumeGapError(f"events {number + 1}..{first - 1} are gone")
-        block_ms = max(1, int(timeout_s * 1000))
-        found: Any = await self.redis.xread({key: f"0-{number}"}, block=block_ms)
-        return [
-            (int(entry_id.split("-")[1]), fields["type"], fields["data"])
-            for _, entries in found or []
-            for entry_id, fields in entries
-        ]
+        with _redis_reachable():
+            key = _key(stream_id)
+            oldest: Any = await self.redis.xrange(key, count=1)
+            if not oldest:
+                raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
+            first = int(oldest[0][0].split("-")[1])
+            if number + 1 < first:
+                raise ResumeGapError(f"events {number + 1}..{first - 1} are gone")
+            block_ms = max(1, int(timeout_s * 1000))
+            found: Any = await self.redis.xread({key: f"0-{number}"}, block=block_ms)
+            return [
+                (int(entry_id.split("-")[1]), fields["type"], fields["data"])
+                for _, entries in found or []
+                for entry_id, fields in entries
+            ]
 
     async def touch(self, stream_id: str) -> None:
         """Set the watched key for one grace."""
-        await self.redis.set(f"{_key(stream_id)}:watched", 1, px=max(1, int(self.grace_s * 1000)))
+        with _redis_reachable():
+            await self.redis.set(
+                f"{_key(stream_id)}:watched", 1, px=max(1, int(self.grace_s * 1000))
+            )
 
     async def watched(self, stream_id: str) -> bool:
         """Whether the watched key is still there, and no cancelled key."""
-        key = _key(stream_id)
-        watched, cancelled = (
-            await self.redis.exists(f"{key}:watched"),
-            await self.redis.exists(f"{key}:cancelled"),
-        )
-        return bool(watched) and not cancelled
+        with _redis_reachable():
+            key = _key(stream_id)
+            watched, cancelled = (
+                await self.redis.exists(f"{key}:watched"),
+                await self.redis.exists(f"{key}:cancelled"),
+            )
+            return bool(watched) and not cancelled
 
     async def cancel(self, stream_id: str) -> None:
         """Set the cancelled key (for as long as the stream's events are kept)."""
-        key = _key(stream_id)
-        if not await self.redis.exists(key):
-            raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
-        await self.redis.set(f"{key}:cancelled", 1, ex=max(1, round(self.ttl_s)))
+        with _redis_reachable():
+            key = _key(stream_id)
+            if not await self.redis.exists(key):
+                raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
+            await self.redis.set(f"{key}:cancelled", 1, ex=max(1, round(self.ttl_s)))
 
     async def ping(self) -> bool:
         """Whether Redis answers."""
@@ -310,14 +334,24 @@ class ResumableStreams:
     async def _follow(
         self, stream_id: str, after: int, entries: list[Entry]
     ) -> AsyncIterator[ServerSentEvent]:
+        """Yield ``entries``, then wait for more, until the stream's last event."""
         while True:
             for number, event_type, data in entries:
                 yield ServerSentEvent(id=f"{stream_id}-{number}", event=event_type, data=data)
                 after = number
                 if event_type in FINAL_TYPES:
                     return
-            await self.buffer.touch(stream_id)
-            entries = await self.buffer.after(stream_id, after, self._check_s)
+            try:
+                await self.buffer.touch(stream_id)
+                entries = await self.buffer.after(stream_id, after, self._check_s)
+            except BufferUnavailableError as exc:  # end with the error, not a silent cut
+                lost = ErrorEvent(
+                    code="resume_buffer_unavailable", message=str(exc), retryable=True
+                )
+                yield ServerSentEvent(
+                    id=f"{stream_id}-{after + 1}", event="error", data=lost.model_dump_json()
+                )
+                return
 
     async def _pump(self, stream_id: str, request: StreamRequest, first: asyncio.Event) -> None:
         """Append every event of the answer; stop it when nobody watches for the grace."""
@@ -334,7 +368,9 @@ class ResumableStreams:
                 message=f"Nobody read this answer for {self.grace_s:g} s, so it was stopped.",
                 retryable=True,
             )
-            await self.buffer.append(stream_id, (number + 1, "error", abandoned.model_dump_json()))
+            with contextlib.suppress(BufferUnavailableError):
+                entry = (number + 1, "error", abandoned.model_dump_json())
+                await self.buffer.append(stream_id, entry)
             raise
         finally:
             first.set()

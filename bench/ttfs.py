@@ -108,7 +108,7 @@ What limits it: the floor alone, embedding the question ({fmt(p50["10k"]["embed"
 all-MiniLM-L6-v2 in PyTorch on 2 threads) plus Chroma's search ({fmt(p50["10k"]["search"]["p50"])} ms), is
 {fmt(floor)} ms{" - already above the 15 ms target, so no change to the stack can meet it; only a cheaper query embedding can: a smaller model, or a cache for repeated questions (an ONNX Runtime export of this model, fp32 or int8, was no faster than PyTorch on this machine)" if floor > 15 else ""}.
 On top of the floor the server spends {fmt(p50["10k"]["retrieval"]["p50"] - floor)} ms in the retriever
-(a thread-pool hop, the write lock, LangChain's retriever callbacks), {fmt(p50["10k"]["server_ttfs"]["p50"] - p50["10k"]["retrieval"]["p50"])} ms
+(a thread-pool hop, LangChain's retriever callbacks), {fmt(p50["10k"]["server_ttfs"]["p50"] - p50["10k"]["retrieval"]["p50"])} ms
 turning hits into `source` events, and {fmt(ten["p50"] - p50["10k"]["server_ttfs"]["p50"])} ms in HTTP and SSE framing.
 """
     return Section(

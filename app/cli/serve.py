@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -78,9 +80,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "belongs to one process. Start one with `streaming-rag chroma` and set "
             "RAG_CHROMA_HOST and RAG_CHROMA_PORT."
         )
-    # Built here even for workers: it checks the collection and indexes the samples once.
-    app = create_app(settings)
-    _index_sample_docs_if_empty(app.state.services)
+    if workers == 1:
+        app = create_app(settings)
+        _index_sample_docs_if_empty(app.state.services)
+    else:
+        # Checked and indexed once, in a process of its own that exits: this one only
+        # supervises, and should not keep an embedding model it never uses.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as once:
+            once.submit(_prepare_store, settings).result()
     with model_server(settings):
         base = f"http://{settings.host}:{settings.port}"
         console.print(
@@ -91,9 +99,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             uvicorn.Server(_uvicorn_config(settings, app)).run()
         else:
             console.print(f"workers:    {workers}, sharing Chroma at {settings.chroma_host}")
-            del app  # each worker builds its own from the same settings
             _run_workers(settings, workers)
     return 0
+
+
+def _prepare_store(settings: Settings) -> None:
+    """Open the collection (which checks its embedding model) and index the samples."""
+    from app.services import build_services
+
+    _index_sample_docs_if_empty(build_services(settings))
 
 
 def _uvicorn_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Config:

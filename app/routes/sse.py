@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import ServicesDep, require_read_key
-from app.resume import ResumeGapError, UnknownStreamError, parse_event_id
+from app.resume import BufferUnavailableError, ResumeGapError, UnknownStreamError, parse_event_id
 from app.services import Services
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from callbacks import StreamRequest
@@ -108,8 +108,11 @@ async def _respond(services: Services, body: Any) -> EventSourceResponse:
     if services.resumable is None:
         events = encode(stream.astream(request))
     else:
-        stream_id = await services.resumable.start(request)
-        events = await services.resumable.read(stream_id)
+        try:
+            stream_id = await services.resumable.start(request)
+            events = await services.resumable.read(stream_id)
+        except BufferUnavailableError as exc:
+            raise HTTPException(503, str(exc)) from exc
     return EventSourceResponse(events, headers=SSE_HEADERS, ping=PING_SECONDS)
 
 
@@ -128,4 +131,6 @@ async def _resume(services: Services, last_event_id: str) -> EventSourceResponse
         ) from exc
     except ResumeGapError as exc:
         raise HTTPException(410, f"{exc} from the resume buffer. Ask again.") from exc
+    except BufferUnavailableError as exc:
+        raise HTTPException(503, str(exc)) from exc
     return EventSourceResponse(events, headers=SSE_HEADERS, ping=PING_SECONDS)

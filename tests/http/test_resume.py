@@ -109,3 +109,18 @@ async def test_without_grace_streams_are_not_resumable_and_ids_are_plain_numbers
     assert [e[0] for e in events] == [str(n) for n in range(1, len(events) + 1)]
     assert response.status_code == 404
     assert "RAG_RESUME_GRACE_S is 0" in response.json()["detail"]
+
+
+async def test_an_unreachable_redis_is_a_503_before_the_stream_and_not_ready(
+    serve, kb_settings, embeddings, scripted_llm, unused_port
+):
+    redis_url = f"redis://127.0.0.1:{unused_port}/0"
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, redis_url=redis_url)
+    with serve(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            answer = await client.post("/rag/sse", json=QUESTION)
+            ready = await client.get("/health/ready")
+    assert answer.status_code == 503
+    assert "RAG_REDIS_URL" in answer.json()["detail"]
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["resume_buffer"] == {"ok": False, "redis": True}
