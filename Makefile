@@ -124,7 +124,7 @@ lint: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 
-# About 25 minutes (measured 24.2); writes bench/report.md and the charts next to it.
+# About 32 minutes (24.2 measured, plus 8 for section 14 on its own); writes bench/report.md and the charts.
 bench: install-test
 	@$(PARALLEL) $(VENV)/.installed-bench
 	$(PY) -m bench

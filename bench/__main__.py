@@ -25,6 +25,7 @@ from bench import (
     llm_overhead,
     quality,
     retrieval,
+    scale_out,
     stack_cost,
     summarization,
     ttfs,
@@ -137,6 +138,9 @@ async def main(work: Path) -> list[Section]:
 
         log("13. load: 200 streams and 20 ingestion requests at once")
         sections.append(load_scenario.section(await load_scenario.run(work, logs)))
+
+        log("14. server mode: Chroma server, one worker vs two")
+        sections.append(scale_out.section(await scale_out.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent
