@@ -7,7 +7,7 @@ The hierarchy::
     ├── DocumentNotFoundError     no indexed document has that id
     ├── SearchTimeoutError        embedding the question or searching took too long
     ├── EmbeddingMismatchError    the collection was indexed with another embedding model
-    ├── StoreUnavailableError     the Chroma server does not answer
+    ├── StoreUnavailableError     the Chroma server (or Redis, for the write lock) does not answer
     └── DocumentError             one document or file cannot be indexed; the others go on
         ├── UnsupportedFileError  no loader for the file's suffix
         ├── UnreadableFileError   missing, unreadable, not UTF-8, or not a valid PDF
@@ -51,7 +51,7 @@ class EmbeddingMismatchError(StreamingRagError):
 
 
 class StoreUnavailableError(StreamingRagError):
-    """The Chroma server the settings name does not answer."""
+    """The Chroma server, or the Redis holding the write lock, does not answer."""
 
 
 class DocumentError(StreamingRagError):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from chains.errors import StoreUnavailableError
+
 REDIS_LOCK_TIMEOUT_S = 120
 """A Redis lock whose holder died frees itself after this long; a write of one large
 document (thousands of chunks) to a remote Chroma takes seconds."""
@@ -35,11 +37,21 @@ def collection_write_lock(
         >>> with collection_write_lock("streaming_rag", directory=Path("./data")):
         ...     store.add_documents(chunks)
 
+    Raises:
+        StoreUnavailableError: ``redis_url`` is set and Redis does not answer.
+
     """
     if redis_url:
         import redis
 
         client = redis.Redis.from_url(redis_url)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(
+                f"Redis does not answer at RAG_REDIS_URL ({redis_url}); start it "
+                "(`make redis`) or unset RAG_REDIS_URL."
+            ) from exc
         lock: AbstractContextManager[object] = client.lock(
             f"streaming-rag:write:{collection}", timeout=REDIS_LOCK_TIMEOUT_S
         )

@@ -105,8 +105,9 @@ async def test_health_probes_report_each_dependency(app, kb_settings, embeddings
     assert live.status_code == 200 and live.json() == {"status": "alive"}
     assert ready.status_code == 200
     checks = ready.json()["checks"]
-    assert checks["store"] == {"ok": True, "count": 0}
+    assert checks["store"] == {"ok": True, "count": 0, "server": False}
     assert checks["embeddings"] == {"ok": True, "dims": 384}
+    assert checks["resume_buffer"] == {"ok": True, "redis": False}
     assert checks["llm"]["ok"] and checks["breaker"] == {"ok": True, "state": "closed"}
 
     down = create_app(

@@ -10,6 +10,7 @@ from httpx_sse import aconnect_sse
 from sse_helpers import assert_well_formed_answer, read_events, scripted_app, tokens_of
 
 from bench.scripted_llm import Script
+from chains.errors import StoreUnavailableError
 
 pytestmark = pytest.mark.anyio
 
@@ -111,16 +112,10 @@ async def test_without_grace_streams_are_not_resumable_and_ids_are_plain_numbers
     assert "RAG_RESUME_GRACE_S is 0" in response.json()["detail"]
 
 
-async def test_an_unreachable_redis_is_a_503_before_the_stream_and_not_ready(
-    serve, kb_settings, embeddings, scripted_llm, unused_port
+def test_a_redis_url_nobody_answers_stops_the_start_with_what_to_do(
+    kb_settings, embeddings, scripted_llm, unused_port
 ):
     redis_url = f"redis://127.0.0.1:{unused_port}/0"
-    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, redis_url=redis_url)
-    with serve(app) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            answer = await client.post("/rag/sse", json=QUESTION)
-            ready = await client.get("/health/ready")
-    assert answer.status_code == 503
-    assert "RAG_REDIS_URL" in answer.json()["detail"]
-    assert ready.status_code == 503
-    assert ready.json()["checks"]["resume_buffer"] == {"ok": False, "redis": True}
+    with pytest.raises(StoreUnavailableError, match="RAG_REDIS_URL") as refused:
+        scripted_app(kb_settings, embeddings, scripted_llm.base_url, redis_url=redis_url)
+    assert "make redis" in str(refused.value)

@@ -7,6 +7,7 @@ answer so that it can be cut mid-stream.
 """
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -36,9 +37,10 @@ def chroma_server(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    home, port = tmp_path_factory.mktemp("redis"), free_port()
+@contextlib.contextmanager
+def redis_server(home):
+    """Debian's redis-server on a free loopback port, nothing persisted; yields its URL."""
+    port = free_port()
     with (home / "redis.log").open("w") as log:
         process = subprocess.Popen(
             [
@@ -58,9 +60,17 @@ def redis_url(tmp_path_factory):
             assert time.monotonic() < deadline and process.poll() is None, "redis did not start"
             time.sleep(0.05)
     client.close()
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def first_source(events):
@@ -216,6 +226,26 @@ def test_serve_with_workers_but_the_embedded_store_says_what_to_do(tmp_path):
     )
     assert result.returncode == 2
     assert "streaming-rag chroma" in result.stderr and "RAG_CHROMA_HOST" in result.stderr
+
+
+async def test_redis_going_away_is_a_503_before_a_stream_and_not_ready(
+    serve, kb_settings, embeddings, pacer, tmp_path
+):
+    pacer.script = Script(tokens=5)
+    with redis_server(tmp_path) as url:
+        settings = {"llm_base_url": pacer.base_url, "llm_model": "scripted", "redis_url": url}
+        app = create_app(kb_settings.model_copy(update=settings), embeddings=embeddings)
+        with serve(app) as server:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                served = await read_events(server.url, json=QUESTION)
+                shutdown = ["redis-cli", "-u", url, "shutdown", "nosave"]
+                await asyncio.to_thread(subprocess.run, shutdown, check=False)
+                answer = await client.post("/rag/sse", json=QUESTION)
+                ready = await client.get("/health/ready")
+    assert_well_formed_answer(served)
+    assert answer.status_code == 503 and "RAG_REDIS_URL" in answer.json()["detail"]
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["resume_buffer"] == {"ok": False, "redis": True}
 
 
 @pytest.fixture(scope="module")
