@@ -1,6 +1,7 @@
 """The app's answers to errors raised before a response starts: 4xx, documented shape.
 
 Every 422 has FastAPI's documented form, ``{"detail": [{"loc", "msg", "type"}]}``.
+A resume buffer (Redis) that does not answer is a 503 with its message, on every route.
 
 LangServe parses and validates its own request bodies, and three of its failures
 escaped as 500s or as a 422 whose ``detail`` is a bare string, which its OpenAPI
@@ -23,6 +24,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from app.resume import BufferUnavailableError
+
 
 def add_error_handlers(app: FastAPI) -> None:
     """Install the handlers on ``app``."""
@@ -31,6 +34,12 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnicodeDecodeError, _unreadable_json)
     app.add_exception_handler(HTTPException, _documented_422)
     app.add_exception_handler(RequestValidationError, _documented_validation_error)
+    app.add_exception_handler(BufferUnavailableError, _buffer_unavailable)
+
+
+async def _buffer_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503: streams cannot be buffered while Redis is away; retrying later may work."""
+    return JSONResponse({"detail": str(exc)}, status_code=503)
 
 
 def _unprocessable(loc: list[str | int], msg: str, kind: str) -> JSONResponse:

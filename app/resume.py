@@ -110,10 +110,9 @@ def parse_event_id(value: str) -> tuple[str, int]:
 
 @dataclass
 class _Stream:
-    """One stream in memory: its events from ``first`` on, and who waits for more."""
+    """One stream in memory: its newest events, in order, and who waits for more."""
 
     entries: list[Entry] = field(default_factory=list)
-    first: int = 1
     watched_until: float = 0.0
     cancelled: bool = False
     grew: asyncio.Event = field(default_factory=asyncio.Event)
@@ -133,7 +132,6 @@ class MemoryBuffer:
         stream.entries.append(entry)
         if len(stream.entries) > self.max_events:
             del stream.entries[0]
-            stream.first += 1
         stream.grew.set()
         stream.grew = asyncio.Event()
         if stream.expiry is not None:
@@ -145,14 +143,14 @@ class MemoryBuffer:
     async def after(self, stream_id: str, number: int, timeout_s: float) -> list[Entry]:
         """The events after ``number``; raises if the stream is unknown or has a gap."""
         stream = self._get(stream_id)
-        if number + 1 < stream.first:
-            raise ResumeGapError(f"events {number + 1}..{stream.first - 1} are gone")
-        newer = stream.entries[number + 1 - stream.first :]
-        if newer:
-            return newer
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stream.grew.wait(), timeout_s)
-        return self._get(stream_id).entries[number + 1 - stream.first :]
+        first = stream.entries[0][0]  # a stream exists from its first event on
+        if number + 1 < first:
+            raise ResumeGapError(f"events {number + 1}..{first - 1} are gone")
+        if stream.entries[-1][0] <= number:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stream.grew.wait(), timeout_s)
+        entries = self._get(stream_id).entries
+        return entries[number + 1 - entries[0][0] :]
 
     async def touch(self, stream_id: str) -> None:
         """The stream is watched for one more grace period."""
@@ -217,19 +215,19 @@ class RedisBuffer:
         """``XREAD BLOCK`` from ``0-<number>``; raises if the stream is unknown or has a gap."""
         with _redis_reachable():
             key = _key(stream_id)
-            oldest: Any = await self.redis.xrange(key, count=1)
-            if not oldest:
-                raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
-            first = int(oldest[0][0].split("-")[1])
-            if number + 1 < first:
-                raise ResumeGapError(f"events {number + 1}..{first - 1} are gone")
             block_ms = max(1, int(timeout_s * 1000))
             found: Any = await self.redis.xread({key: f"0-{number}"}, block=block_ms)
-            return [
+            entries = [
                 (int(entry_id.split("-")[1]), fields["type"], fields["data"])
-                for _, entries in found or []
-                for entry_id, fields in entries
+                for _, batch in found or []
+                for entry_id, fields in batch
             ]
+            # Checked from XREAD's answer, so following a live stream costs one call.
+            if entries and entries[0][0] > number + 1:
+                raise ResumeGapError(f"events {number + 1}..{entries[0][0] - 1} are gone")
+            if not entries and not await self.redis.exists(key):
+                raise UnknownStreamError(f"no stream {stream_id!r} in Redis")
+            return entries
 
     async def touch(self, stream_id: str) -> None:
         """Set the watched key for one grace."""
@@ -242,11 +240,8 @@ class RedisBuffer:
         """Whether the watched key is still there, and no cancelled key."""
         with _redis_reachable():
             key = _key(stream_id)
-            watched, cancelled = (
-                await self.redis.exists(f"{key}:watched"),
-                await self.redis.exists(f"{key}:cancelled"),
-            )
-            return bool(watched) and not cancelled
+            watched, cancelled = await self.redis.mget(f"{key}:watched", f"{key}:cancelled")
+            return watched is not None and cancelled is None
 
     async def cancel(self, stream_id: str) -> None:
         """Set the cancelled key (for as long as the stream's events are kept)."""
@@ -303,7 +298,6 @@ class ResumableStreams:
         self._local[stream_id] = pump
         pump.add_done_callback(lambda _: self._local.pop(stream_id, None))
         await first.wait()  # the buffer exists before anyone reads it
-        await self.buffer.touch(stream_id)
         return stream_id
 
     async def read(self, stream_id: str, after: int = 0) -> AsyncIterator[ServerSentEvent]:
@@ -334,7 +328,13 @@ class ResumableStreams:
     async def _follow(
         self, stream_id: str, after: int, entries: list[Entry]
     ) -> AsyncIterator[ServerSentEvent]:
-        """Yield ``entries``, then wait for more, until the stream's last event."""
+        """Yield ``entries``, then wait for more, until the stream's last event.
+
+        The stream is marked watched once per check period (:meth:`read` marked it
+        first): a wait lasts at most one more, so a mark is never older than two thirds
+        of the grace, and a live answer does not cost a write per batch of events.
+        """
+        touched = time.monotonic()
         while True:
             for number, event_type, data in entries:
                 yield ServerSentEvent(id=f"{stream_id}-{number}", event=event_type, data=data)
@@ -342,7 +342,9 @@ class ResumableStreams:
                 if event_type in FINAL_TYPES:
                     return
             try:
-                await self.buffer.touch(stream_id)
+                if time.monotonic() - touched >= self._check_s:
+                    await self.buffer.touch(stream_id)
+                    touched = time.monotonic()
                 entries = await self.buffer.after(stream_id, after, self._check_s)
             except BufferUnavailableError as exc:  # end with the error, not a silent cut
                 lost = ErrorEvent(

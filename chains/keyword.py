@@ -103,8 +103,7 @@ class KeywordRetriever(BaseRetriever):
                         data["ids"], data["documents"] or [], data["metadatas"] or [], strict=True
                     )
                 ]
-                kept = {id(doc) for doc in newest_only(every)}
-                rows = [row for row, doc in enumerate(every) if id(doc) in kept]
+                rows = newest_only(range(len(every)), chunk=every.__getitem__)
                 docs = [every[row] for row in rows]
                 bm25 = (
                     BM25Retriever.from_documents(docs, preprocess_func=keyword_terms)

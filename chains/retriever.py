@@ -72,9 +72,10 @@ class ScoredRetriever(BaseRetriever):
         hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
             vector, k=k or self.k, filter=chroma_where(filter)
         )
-        distances = {id(doc): distance for doc, distance in hits}
-        current = newest_only([doc for doc, _ in hits])
-        return [annotate(doc, 1.0 - distances[id(doc)], rank) for rank, doc in enumerate(current)]
+        current = newest_only(hits, chunk=lambda hit: hit[0])
+        return [
+            annotate(doc, 1.0 - distance, rank) for rank, (doc, distance) in enumerate(current)
+        ]
 
     # LangChain passes per-call ``k`` and ``filter`` to these hooks as keyword options.
     def _get_relevant_documents(

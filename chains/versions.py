@@ -12,12 +12,14 @@ replacement may therefore return fewer than ``k`` hits of that document, never a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from langchain_core.documents import Document
 
 VERSION_KEY = "indexed_at"
+
+T = TypeVar("T")
 
 
 def version_of(metadata: Mapping[str, Any] | None) -> int:
@@ -40,11 +42,19 @@ def newest_versions(chunks: Iterable[tuple[str, Mapping[str, Any] | None]]) -> d
     return newest
 
 
-def newest_only(docs: Sequence[Document]) -> list[Document]:
-    """``docs`` in order, less the chunks of a document's superseded versions."""
-    newest = newest_versions((str(doc.id), doc.metadata) for doc in docs)
+def newest_only(items: Sequence[T], chunk: Callable[[T], Document]) -> list[T]:
+    """``items`` in order, less those whose ``chunk`` is of a superseded version.
+
+    ``chunk`` finds the chunk in an item: a search hit and its distance, or a row.
+
+    Example:
+        >>> newest_only(hits, chunk=lambda hit: hit[0])  # (Document, distance) pairs
+
+    """
+    chunks = [chunk(item) for item in items]
+    newest = newest_versions((str(c.id), c.metadata) for c in chunks)
     return [
-        doc
-        for doc in docs
-        if version_of(doc.metadata) == newest[doc_id_of(str(doc.id), doc.metadata)]
+        item
+        for item, c in zip(items, chunks, strict=True)
+        if version_of(c.metadata) == newest[doc_id_of(str(c.id), c.metadata)]
     ]

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import ServicesDep, require_read_key
-from app.resume import BufferUnavailableError, ResumeGapError, UnknownStreamError, parse_event_id
+from app.resume import ResumableStreams, ResumeGapError, UnknownStreamError, parse_event_id
 from app.services import Services
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from callbacks import StreamRequest
@@ -89,10 +89,8 @@ async def rag_sse_get(
 @router.delete("/sse/{stream_id}", status_code=204, response_class=Response)
 async def rag_sse_cancel(stream_id: str, services: ServicesDep) -> Response:
     """Stop a resumable answer now (the page's Stop), instead of after the resume grace."""
-    if services.resumable is None:
-        raise HTTPException(404, "Streams are not resumable here (RAG_RESUME_GRACE_S is 0).")
     try:
-        await services.resumable.cancel(stream_id)
+        await _resumable(services).cancel(stream_id)
     except UnknownStreamError as exc:
         raise HTTPException(404, f"{exc}: the stream is unknown or expired.") from exc
     return Response(status_code=204)
@@ -108,21 +106,17 @@ async def _respond(services: Services, body: Any) -> EventSourceResponse:
     if services.resumable is None:
         events = encode(stream.astream(request))
     else:
-        try:
-            stream_id = await services.resumable.start(request)
-            events = await services.resumable.read(stream_id)
-        except BufferUnavailableError as exc:
-            raise HTTPException(503, str(exc)) from exc
+        stream_id = await services.resumable.start(request)
+        events = await services.resumable.read(stream_id)
     return EventSourceResponse(events, headers=SSE_HEADERS, ping=PING_SECONDS)
 
 
 async def _resume(services: Services, last_event_id: str) -> EventSourceResponse:
     """The events after ``last_event_id``, then the live rest; 404 if none is buffered."""
-    if services.resumable is None:
-        raise HTTPException(404, "Streams are not resumable here (RAG_RESUME_GRACE_S is 0).")
+    streams = _resumable(services)
     try:
         stream_id, number = parse_event_id(last_event_id)
-        events = await services.resumable.read(stream_id, after=number)
+        events = await streams.read(stream_id, after=number)
     except UnknownStreamError as exc:
         raise HTTPException(
             404,
@@ -131,6 +125,11 @@ async def _resume(services: Services, last_event_id: str) -> EventSourceResponse
         ) from exc
     except ResumeGapError as exc:
         raise HTTPException(410, f"{exc} from the resume buffer. Ask again.") from exc
-    except BufferUnavailableError as exc:
-        raise HTTPException(503, str(exc)) from exc
     return EventSourceResponse(events, headers=SSE_HEADERS, ping=PING_SECONDS)
+
+
+def _resumable(services: Services) -> ResumableStreams:
+    """The app's resumable streams; 404 when there are none (``RAG_RESUME_GRACE_S=0``)."""
+    if services.resumable is None:
+        raise HTTPException(404, "Streams are not resumable here (RAG_RESUME_GRACE_S is 0).")
+    return services.resumable
