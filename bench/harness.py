@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,20 @@ class StreamTiming:
     """First token of the answer that stood: after the last ``revise`` (progressive)."""
     error: str | None = None
     done: dict[str, Any] = field(default_factory=dict)
+
+
+async def timed_payloads(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any]
+) -> AsyncIterator[tuple[float, dict[str, Any]]]:
+    """POST ``body`` to an SSE route; yield each event's JSON with the seconds since sending."""
+    import json
+
+    started = time.perf_counter()
+    async with client.stream("POST", path, json=body) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                yield time.perf_counter() - started, json.loads(line[6:])
 
 
 async def read_rag_sse(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bench.harness import fmt, set_script, start_app, start_module, summary
+from bench.harness import fmt, set_script, start_app, start_module, summary, timed_payloads
 from bench.scripted_llm import Script
 
 if TYPE_CHECKING:
@@ -62,18 +62,12 @@ async def _stream(client: httpx.AsyncClient, index: int, result: LoadResult) -> 
     started = time.perf_counter()
     events: list[dict[str, Any]] = []
     body = {"question": f"What is backpressure? ({index})", "k": 2}
-    async with client.stream("POST", "/rag/sse", json=body) as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            if not line.startswith("data: "):
-                continue
-            event = json.loads(line[6:])
-            now = time.perf_counter() - started
-            if event["type"] == "source" and not any(e["type"] == "source" for e in events):
-                result.first_source_s.append(now)
-            elif event["type"] == "token" and not any(e["type"] == "token" for e in events):
-                result.first_token_s.append(now)
-            events.append(event)
+    async for now, event in timed_payloads(client, "/rag/sse", body):
+        if event["type"] == "source" and not any(e["type"] == "source" for e in events):
+            result.first_source_s.append(now)
+        elif event["type"] == "token" and not any(e["type"] == "token" for e in events):
+            result.first_token_s.append(now)
+        events.append(event)
     result.stream_s.append(time.perf_counter() - started)
     result.streams.append(events)
 

@@ -13,14 +13,13 @@ Run alone: ``python -m bench.summarization`` prints this section.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.harness import fmt, local_engine_app, summary
+from bench.harness import fmt, local_engine_app, summary, timed_payloads
 from bench.report import Section
 
 DOCUMENT = Path("/usr/share/common-licenses/GPL-3")
@@ -32,16 +31,10 @@ async def _one(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
     """One summary, timed at the client (seconds from sending the request)."""
     started = time.perf_counter()
     seen: dict[str, Any] = {}
-    async with client.stream("POST", "/summarize/sse", json={"content": text}) as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            if not line.startswith("data: "):
-                continue
-            event = json.loads(line[6:])
-            now = time.perf_counter() - started
-            seen.setdefault(event["type"], now)
-            if event["type"] in ("summary_start", "summary_done", "error"):
-                seen[event["type"] + "_event"] = event
+    async for now, event in timed_payloads(client, "/summarize/sse", {"content": text}):
+        seen.setdefault(event["type"], now)
+        if event["type"] in ("summary_start", "summary_done", "error"):
+            seen[event["type"] + "_event"] = event
     seen["end"] = time.perf_counter() - started
     return seen
 

@@ -18,7 +18,14 @@ import httpx
 import psutil
 import pytest
 import redis
-from sse_helpers import CLI, assert_well_formed_answer, read_events, start_serve, tokens_of
+from sse_helpers import (
+    CLI,
+    assert_well_formed_answer,
+    of_type,
+    read_events,
+    start_serve,
+    tokens_of,
+)
 from test_resume import QUESTION, read_until_tokens, resume
 
 from app.chroma_server import ChromaServer
@@ -75,10 +82,6 @@ def redis_url(tmp_path_factory):
         yield url
 
 
-def first_source(events):
-    return next(payload for _, kind, payload in events if kind == "source")
-
-
 def server_mode(chroma_server, collection):
     """The settings that put a service on the shared Chroma server."""
     return {"chroma_host": "127.0.0.1", "chroma_port": chroma_server.port, "collection": collection}
@@ -114,7 +117,7 @@ async def test_rag_sse_flow_against_a_chroma_server_while_the_cli_writes_to_it(
         keyword_hits = app.state.services.keyword.invoke("okapi ledger")
 
     _, done = assert_well_formed_answer(events)
-    sources = [payload for _, kind, payload in events if kind == "source"]
+    sources = of_type(events, "source")
     assert sources[0]["doc_id"] == file_doc_id(note)
     assert done["metrics"]["token_count"] > 0
     assert keyword_hits and keyword_hits[0].metadata["doc_id"] == file_doc_id(note)
@@ -162,7 +165,7 @@ async def test_document_indexed_through_one_worker_is_answerable_from_the_other_
     assert ready["store"]["ok"] and ready["store"]["server"]
     assert ready["resume_buffer"] == {"ok": True, "redis": True}
     assert_well_formed_answer(events)
-    assert first_source(events)["doc_id"] == "quokka"
+    assert of_type(events, "source")[0]["doc_id"] == "quokka"
 
 
 async def test_answer_cut_on_one_worker_resumes_on_the_other_through_redis(two_workers, pacer):
@@ -294,7 +297,7 @@ async def test_openai_compatible_embeddings_index_and_answer_through_llama_serve
 
     assert health["embeddings"] == {"provider": "openai", "loaded": True, "dims": 576}
     assert_well_formed_answer(events)
-    assert first_source(events)["doc_id"] == "wombat"
+    assert of_type(events, "source")[0]["doc_id"] == "wombat"
 
 
 def test_collection_indexed_with_one_embedding_model_refuses_another(
