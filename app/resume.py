@@ -11,7 +11,7 @@ on, then follows it live. Event ids are ``<stream>-<n>``, ``n`` rising from 1, s
   ``RAG_REDIS_URL``, so a reconnect that reaches another worker resumes too. A buffer
   holds at most ``RAG_RESUME_BUFFER_EVENTS`` events (a whole answer at the default
   limits) and expires ``RAG_RESUME_TTL_S`` after its last event.
-- **Grace.** Readers mark the stream as watched at least every third of the grace. When
+- **Grace.** Readers mark the stream as watched once per third of the grace. When
   nobody has for ``RAG_RESUME_GRACE_S``, the pump is cancelled (which cancels the model
   request) and the buffer ends with an ``error`` event (``abandoned``). A client that
   stops on purpose (the page's Stop) says so with ``DELETE /rag/sse/<stream>``, which
