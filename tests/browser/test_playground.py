@@ -21,8 +21,13 @@ def test_playground_streams_sources_then_answer_for_a_typed_question(page, live_
     page.goto(f"{live_server}/rag/playground/")
     question = page.locator('textarea[id="#/properties/question-input"]')
     expect(question).to_be_visible(timeout=15_000)
+    # k first: the form may commit a field's value a moment after it is typed, and
+    # filling the question meanwhile gives k that moment before Start reads the form.
+    k = page.locator('input[id="#/properties/k-input"]')
+    k.fill("2")
     question.fill("What is time to first token?")
-    page.locator('input[id="#/properties/k-input"]').fill("2")
+    question.press("Tab")
+    expect(k).to_have_value("2")
     start = page.get_by_role("button", name="Start")
     expect(start).to_be_enabled()
     start.click()
