@@ -6,21 +6,24 @@ sources stream at once, and generation starts on the top ``first_k`` of them
 
 **Later waves** run a slower, better retrieval while the draft is being written, and
 each reports the sources it adds (a ``context_update`` event). The one built here is
-**hybrid** search: BM25 keyword search and vector search, each over ``2 * k``
-candidates, fused by reciprocal rank (LangChain's ``EnsembleRetriever``, equal weights,
-``c = 60``). It finds chunks that share the question's exact words, which a small
-embedding model can rank too low; on the Python documentation, though, it measured as a
-loss against the vector search at recall@1 and @4 (bench section 11), so progressive
-mode is off by default.
+**hybrid** search for a question that names an exact term
+(:func:`~chains.keyword.exact_terms`: ``pathlib.Path.stat``, ``on_llm_new_token``,
+``ZQX-4471``): BM25 keyword search and vector search, each over ``2 * k`` candidates,
+fused by reciprocal rank (LangChain's ``EnsembleRetriever``, equal weights, ``c = 60``).
+A small embedding model blurs such a name into word pieces and ranks the chunk that
+defines it low; BM25 finds it. On the Python documentation (bench section 11, measured
+2026-12-01) it put the defining chunk of 60 sampled API names into the top 4 for 62%
+of them against 47% by vector search (top 1: 37% against 25%). A question in plain
+words gets the vector ranking alone: fusing lost there (top 1: 51% against 62%).
 
 **A material change.** A wave changes the context materially when one of its top
-``first_k`` sources comes from a document that none of the draft's sources come from:
-the best evidence moved to another document. The answer is then redone on the wave's
-top ``k`` (after a ``revise`` event); otherwise generation continues untouched. Another
-chunk of a document the draft already cites is not enough: on the Python documentation
-(bench section 11, measured 2026-12-01) a chunk-level rule revised 22 of 45 answers and
-moved away from the answer's passage more often than to it (8 times against 3); the
-document-level rule revised 5 (once each way).
+``first_k`` sources is a chunk the draft was not written from. The answer is then
+redone on the wave's top ``k`` (after a ``revise`` event); otherwise generation
+continues untouched. Another chunk of a document the draft cites counts: an API
+question's defining chunk is usually in the chapter the vector search found. On the
+same benchmark this rule revised 27 of the 60 API answers, 14 of them from a context
+without the answer's passage to one with it and none the other way; the earlier
+document rule revised 6 (3 fixed). Questions in plain words revised 1 of 45.
 
 **Stable keys, shared prefix.** A chunk keeps the citation key it was first shown with;
 a chunk a later wave adds gets the next free key (``doc-005``...). Every prompt lists its
@@ -45,7 +48,7 @@ from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
 from chains.events import Source, cite_key
-from chains.keyword import KeywordRetriever
+from chains.keyword import KeywordRetriever, exact_terms
 from chains.retriever import MetadataFilter, ScoredRetriever
 
 RRF_C = 60
@@ -55,10 +58,15 @@ RRF_C = 60
 class HybridRetriever(BaseRetriever):
     """Vector and keyword search fused by reciprocal rank; takes per-call ``k``/``filter``.
 
+    With ``exact_terms_only`` (the default) a question that names no exact term
+    (:func:`~chains.keyword.exact_terms`) gets the vector ranking alone: keyword search
+    helps a question that names ``pathlib.Path.stat`` or ``ZQX-4471`` and costs one in
+    plain words (bench section 11).
+
     Example:
         >>> hybrid = HybridRetriever(vector=scored, keyword=bm25)
-        >>> [d.metadata["score"] for d in await hybrid.ainvoke("ERR_4711", k=2)]
-        [0.41, 0.62]
+        >>> await hybrid.ainvoke("What does pathlib.Path.stat do?", k=4)  # both, fused
+        >>> await hybrid.ainvoke("Why stream tokens?", k=4)  # the vector ranking
 
     """
 
@@ -66,9 +74,13 @@ class HybridRetriever(BaseRetriever):
 
     vector: ScoredRetriever
     keyword: KeywordRetriever
+    exact_terms_only: bool = True
+    """Fuse only when the question names an exact term; otherwise rank by vector alone."""
 
-    def _ensemble(self, k: int, filter: MetadataFilter | None) -> EnsembleRetriever:
+    def _search(self, query: str, k: int, filter: MetadataFilter | None) -> Runnable[str, Any]:
         options = {"k": 2 * k, "filter": dict(filter or {})}
+        if self.exact_terms_only and not exact_terms(query):
+            return self.vector.bind(k=k, filter=dict(filter or {}))
         return EnsembleRetriever(
             retrievers=[self.vector.bind(**options), self.keyword.bind(**options)],
             weights=[0.5, 0.5],
@@ -84,8 +96,10 @@ class HybridRetriever(BaseRetriever):
         filter: MetadataFilter | None = None,
     ) -> list[Document]:
         k = k or self.vector.k
-        fused = self._ensemble(k, filter).invoke(query, {"callbacks": run_manager.get_child()})
-        return fused[:k]
+        ranked = self._search(query, k, filter).invoke(
+            query, {"callbacks": run_manager.get_child()}
+        )
+        return list(ranked[:k])
 
     async def _aget_relevant_documents(
         self,
@@ -96,9 +110,10 @@ class HybridRetriever(BaseRetriever):
         filter: MetadataFilter | None = None,
     ) -> list[Document]:
         k = k or self.vector.k
-        ensemble = self._ensemble(k, filter)
-        fused = await ensemble.ainvoke(query, {"callbacks": run_manager.get_child()})
-        return fused[:k]
+        ranked = await self._search(query, k, filter).ainvoke(
+            query, {"callbacks": run_manager.get_child()}
+        )
+        return list(ranked[:k])
 
 
 @dataclass(frozen=True)
@@ -121,9 +136,9 @@ class ProgressivePlan:
 
 
 def changes_materially(draft: Sequence[Source], ranked: Sequence[Source], first_k: int) -> bool:
-    """True when one of the wave's ``first_k`` best sources is from a document new to the draft."""
-    drafted = {source.doc_id for source in draft}
-    return any(source.doc_id not in drafted for source in ranked[:first_k])
+    """True when one of the wave's ``first_k`` best sources is a chunk the draft lacks."""
+    drafted = {source.id for source in draft}
+    return any(source.id not in drafted for source in ranked[:first_k])
 
 
 class StableKeys:

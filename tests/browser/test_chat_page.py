@@ -194,7 +194,7 @@ def test_chat_page_reports_an_unreachable_model_server(
 
 
 def test_progressive_mode_adds_wave_cards_and_a_revise_clears_the_draft(page, live_server):
-    """Real model, real waves: for this question BM25 ranks another document first."""
+    """Real model, real waves: BM25 ranks first the one chunk naming the callback."""
     seen_revise_with_empty_answer = []
     page.expose_function("record", lambda what: seen_revise_with_empty_answer.append(what))
     open_page(page, live_server)
@@ -205,7 +205,7 @@ def test_progressive_mode_adds_wave_cards_and_a_revise_clears_the_draft(page, li
             window.record(document.getElementById('answer').textContent);
         }
     }).observe(document.getElementById('revised'), {attributes: true})""")
-    ask(page, "Why stream tokens?", progressive=True)
+    ask(page, "What does on_llm_new_token do?", progressive=True)
     wait_until_ended(page)
     waves = page.locator("#sources .source[data-wave='2']")
     assert waves.count() >= 1

@@ -99,20 +99,34 @@ async def test_progressive_streams_wave_one_sources_then_a_context_update(live_s
 async def test_hybrid_wave_that_ranks_another_chunk_first_revises_the_real_answer(
     live_server, local_llm
 ):
-    """The sample knowledge base's own case: BM25 puts "backpressure" above the vector pick."""
-    question = {"question": "Why stream tokens?", "k": 3, "progressive": True}
+    """The sample knowledge base's own case: BM25 finds the one chunk naming the callback."""
+    question = {"question": "What does on_llm_new_token do?", "k": 3, "progressive": True}
     events = await read_events(live_server, json=question)
     types, done = assert_well_formed_answer(events)
+    assert "langchain-lcel" not in {s["doc_id"] for s in of_type(events, "source")}
     (update,) = of_type(events, "context_update")
     (revise,) = of_type(events, "revise")
     assert types.index("context_update") < types.index("revise")
     assert "hybrid search ranks" in revise["reason"]
     assert update["context_ids"][0] in update["new_ids"]
-    assert update["sources"][0]["doc_id"] == "backpressure"
+    assert update["sources"][0]["doc_id"] == "langchain-lcel"
+    assert "on_llm_new_token" in update["sources"][0]["content"]
     final = tokens_of(events[types.index("revise") :])
     assert final and done["metrics"]["token_count"] == len(final)
     assert done["waves"] == [1, 2]
     await assert_engine_goes_idle(local_llm.url, "the draft's model request is still running")
+
+
+async def test_question_in_plain_words_keeps_the_vector_ranking_and_the_draft(live_server):
+    """Fused with BM25, "tokens" would rank `backpressure` first; no exact term, no fusion."""
+    question = {"question": "Why stream tokens?", "k": 3, "progressive": True}
+    events = await read_events(live_server, json=question)
+    types, done = assert_well_formed_answer(events)
+    (update,) = of_type(events, "context_update")
+    assert update["new_ids"] == [] and update["sources"] == []
+    assert update["context_ids"] == [s["id"] for s in of_type(events, "source")]
+    assert "revise" not in types
+    assert done["waves"] == [1] and done["metrics"]["token_count"] == len(tokens_of(events)) > 0
 
 
 async def test_progressive_through_remote_runnable_on_rag_events(live_server, remote_runnable):
