@@ -13,10 +13,19 @@ is what a prompt of four chunks needs. A few phrases (``random``, ``Exception``)
 many chunks of their chapter, so those questions are close to chapter level.
 The absent questions have no answer anywhere in the corpus; they calibrate
 ``RAG_MIN_SCORE``.
+
+Developers also ask about a name they already have (``pathlib.Path.stat``). The *API
+questions* (:func:`api_questions`) are drawn, not written: 60 of the names that one
+``.. function::``, ``.. method::``, ``.. class::`` (and the like) directive of a library
+chapter defines, sampled with a fixed seed, each asked as "What does NAME do?". The
+passage is the directive line itself.
 """
 
 from __future__ import annotations
 
+import random
+import re
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -295,3 +304,29 @@ def documents() -> list[InputDocument]:
         text = path.read_text(encoding="utf-8")
         out.append(InputDocument(id=doc_id, content=text, metadata={"source": doc_id}))
     return out
+
+
+_DEFINITION = re.compile(
+    r"^\.\. (?:function|method|class|exception|attribute|data|decorator|coroutinefunction"
+    r"|classmethod|staticmethod):: ([A-Za-z_][\w.]*).*$",
+    re.M,
+)
+API_SEED = 13
+
+
+def api_questions(chapters: list[InputDocument], n: int = 60) -> list[Question]:
+    """``n`` names a library chapter defines once, sampled with :data:`API_SEED`."""
+    found = [
+        (doc.id, match.group(1), match.group(0))
+        for doc in chapters
+        if doc.id.startswith("library/")
+        for match in _DEFINITION.finditer(doc.content)
+    ]
+    defined = Counter((doc_id, name) for doc_id, name, _ in found)
+    once = sorted(item for item in found if defined[item[:2]] == 1)
+    questions = []
+    for doc_id, name, line in random.Random(API_SEED).sample(once, n):
+        module = doc_id.removeprefix("library/").split("-")[0]
+        qualified = name if name.startswith(f"{module}.") else f"{module}.{name}"
+        questions.append(Question(f"What does {qualified} do?", (doc_id,), line))
+    return questions

@@ -1,18 +1,20 @@
 """Section 11: retrieval quality of each wave, the widening threshold, progressive TTFT.
 
-On the Python documentation corpus (:mod:`bench.python_docs`), in one run:
+On the Python documentation corpus (:mod:`bench.python_docs`), in one run, for each of
+its two question sets (in plain words; naming an API):
 
 1. **Recall and MRR** at the passage level (a chunk of an answering chapter that holds
    the answer's phrase) and the chapter level (any chunk of it), for wave 1 (the vector
-   search), BM25 alone and wave 2 (hybrid: both fused by reciprocal rank), each asked
-   for its top 10; and the time each takes, the three interleaved per question.
-2. **The widening threshold** (:mod:`bench.min_score`): the best cosine score of
+   search), BM25 alone, hybrid search always fused, and wave 2 as shipped (hybrid only
+   when the question names an exact term), each asked for its top 10; and the time
+   each takes, the four interleaved per question.
+2. **How often progressive mode would revise** at the app's ``k=4`` under two rules
+   (wave 2 ranks another chunk first, the shipped rule; another document first), and
+   whether each revise moved to a right or a wrong context.
+3. **The widening threshold** (:mod:`bench.min_score`): the best cosine score of
    answerable and absent questions, and what each candidate ``RAG_MIN_SCORE`` declines.
-3. **How often progressive mode would revise** at the app's ``k=4`` under two rules
-   (wave 2 ranks another chunk first; another document first, the shipped rule), and
-   whether each revise moved to a right or a wrong passage.
 4. **First token with and without progressive mode** through the app (``/rag/sse``) and
-   the real engine (:mod:`bench.progressive_ttft`).
+   the real engine (:mod:`bench.progressive_ttft`), with revises counted per set.
 
 Run alone: ``python -m bench.retrieval`` prints this section.
 """
@@ -29,16 +31,17 @@ from langchain_core.embeddings import Embeddings
 from bench import progressive_ttft
 from bench.harness import fmt, summary
 from bench.min_score import min_score_table, thresholds
-from bench.python_docs import QUESTIONS, Question, documents
+from bench.python_docs import QUESTIONS, Question, api_questions, documents
 from bench.report import Section, bar_chart
 from chains.ingest import Ingestor, build_splitter
-from chains.keyword import KeywordRetriever
+from chains.keyword import KeywordRetriever, exact_terms
 from chains.progressive import HybridRetriever
 from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store
 
 COLLECTION = "python_docs"
 AT = (1, 4, 10)
+PLAIN, NAMED = "questions in plain words", "API questions"
 
 
 async def build(embeddings: Embeddings, path: Path) -> dict[str, Any]:
@@ -73,8 +76,11 @@ def _rates(found: list[int | None]) -> dict[str, float]:
     }
 
 
-def quality(store: Any) -> dict[str, Any]:
-    """Recall@1/4/10, MRR@10 and per-query time of each retrieval, interleaved."""
+WAVE_1, ALWAYS, WAVE_2 = "wave 1: vector", "hybrid, always fused", "wave 2 (shipped)"
+
+
+def quality(store: Any, sets: dict[str, list[Question]]) -> dict[str, Any]:
+    """Per question set: recall@1/4/10, MRR@10 and per-query time of each search."""
     vector = ScoredRetriever(vectorstore=store, k=10)
     keyword = KeywordRetriever(vectorstore=store, k=10)
     builds = []
@@ -82,56 +88,68 @@ def quality(store: Any) -> dict[str, Any]:
         started = time.perf_counter()
         KeywordRetriever(vectorstore=store, k=10)._current()
         builds.append(time.perf_counter() - started)
-    hybrid = HybridRetriever(vector=vector, keyword=keyword)
+    always = HybridRetriever(vector=vector, keyword=keyword, exact_terms_only=False)
+    wave_2 = HybridRetriever(vector=vector, keyword=keyword)
     searches = {
-        "wave 1: vector": lambda q: vector._search(q, 10, None),
+        WAVE_1: lambda q: vector._search(q, 10, None),
         "BM25 alone": lambda q: keyword._search(q, 10, None),
-        "wave 2: hybrid (RRF)": lambda q: hybrid.invoke(q, k=10),
+        ALWAYS: lambda q: always.invoke(q, k=10),
+        WAVE_2: lambda q: wave_2.invoke(q, k=10),
     }
-    hits: dict[str, list[list[Any]]] = {name: [] for name in searches}
-    times: dict[str, list[float]] = {name: [] for name in searches}
     names = list(searches)
-    for i, question in enumerate(QUESTIONS):
-        for name in names[i % 3 :] + names[: i % 3]:  # rotate which goes first
-            started = time.perf_counter()
-            hits[name].append(searches[name](question.text))
-            times[name].append(time.perf_counter() - started)
-    rows = {
-        name: {
-            level: _rates(
-                [
-                    _first_hit(h, q, level == "passage")
-                    for h, q in zip(hits[name], QUESTIONS, strict=True)
-                ]
-            )
-            for level in ("chapter", "passage")
+    rows = {}
+    for set_name, questions in sets.items():
+        hits: dict[str, list[list[Any]]] = {name: [] for name in searches}
+        times: dict[str, list[float]] = {name: [] for name in searches}
+        for i, question in enumerate(questions):
+            for name in names[i % 4 :] + names[: i % 4]:  # rotate which goes first
+                started = time.perf_counter()
+                hits[name].append(searches[name](question.text))
+                times[name].append(time.perf_counter() - started)
+        rows[set_name] = {
+            name: {
+                level: _rates(
+                    [
+                        _first_hit(h, q, level == "passage")
+                        for h, q in zip(hits[name], questions, strict=True)
+                    ]
+                )
+                for level in ("chapter", "passage")
+            }
+            | {"ms": summary([t * 1000 for t in times[name]])}
+            for name in names
         }
-        | {"ms": summary([t * 1000 for t in times[name]])}
-        for name in names
-    }
     return {
         "rows": rows,
+        "sizes": {name: len(qs) for name, qs in sets.items()},
+        "named": {name: sum(1 for q in qs if exact_terms(q.text)) for name, qs in sets.items()},
         "bm25_build_ms": [b * 1000 for b in builds],
-        "revise": revisions(vector, hybrid),
+        "revise": {name: revisions(vector, wave_2, qs) for name, qs in sets.items()},
         "threshold": thresholds(vector, keyword),
     }
 
 
-def revisions(vector: ScoredRetriever, hybrid: HybridRetriever) -> dict[str, dict[str, int]]:
-    """At the app's k=4: how often wave 2's best chunk would revise, by rule, and to what."""
+def revisions(
+    vector: ScoredRetriever, wave_2: HybridRetriever, questions: list[Question]
+) -> dict[str, dict[str, int]]:
+    """At the app's k=4, first_k=1: how often wave 2 would revise, by rule, and to what.
+
+    Right means the answer's passage is in the context the answer is written from: the
+    draft's one chunk, or the revised answer's four.
+    """
     out = {
         rule: dict.fromkeys(("revised", "fixed", "broke", "both_right", "both_wrong"), 0)
         for rule in ("chunk", "document")
     }
     verdict = {(False, True): "fixed", (True, False): "broke", (True, True): "both_right"}
-    for question in QUESTIONS:
+    for question in questions:
         first = vector._search(question.text, 4, None)[0]
-        best = hybrid.invoke(question.text, k=4)[0]
+        ranked = wave_2.invoke(question.text, k=4)
         was = _first_hit([first], question, passage=True) is not None
-        now = _first_hit([best], question, passage=True) is not None
+        now = _first_hit(ranked, question, passage=True) is not None
         for rule, moved in (
-            ("chunk", best.id != first.id),
-            ("document", best.metadata["doc_id"] != first.metadata["doc_id"]),
+            ("chunk", ranked[0].id != first.id),
+            ("document", ranked[0].metadata["doc_id"] != first.metadata["doc_id"]),
         ):
             if moved:
                 out[rule]["revised"] += 1
@@ -141,11 +159,13 @@ def revisions(vector: ScoredRetriever, hybrid: HybridRetriever) -> dict[str, dic
 
 async def run(work: Path, logs: Path, embeddings: Embeddings, min_score: float) -> dict[str, Any]:
     """Everything section 11 reports, measured in this order."""
+    chapters = documents()
+    sets = {PLAIN: QUESTIONS, NAMED: api_questions(chapters)}
     built = await build(embeddings, work / "python-docs")
-    measured = quality(built.pop("store"))
+    measured = quality(built.pop("store"), sets)
     measured["corpus"] = built
     measured["live"] = await progressive_ttft.run(
-        work, logs, work / "python-docs", COLLECTION, min_score
+        work, logs, work / "python-docs", COLLECTION, min_score, sets
     )
     return measured
 
@@ -158,17 +178,17 @@ def _recall_rows(rows: dict[str, Any], level: str) -> str:
     )
 
 
-def _revise_row(rule: str, counts: dict[str, int]) -> str:
+def _revise_row(rule: str, counts: dict[str, int], n: int) -> str:
     return (
-        f"| {rule} | {counts['revised']}/{len(QUESTIONS)} | {counts['fixed']} | {counts['broke']} "
+        f"| {rule} | {counts['revised']}/{n} | {counts['fixed']} | {counts['broke']} "
         f"| {counts['both_right']} | {counts['both_wrong']} |"
     )
 
 
 def _verdict(rows: dict[str, Any]) -> str:
     """Wave 2 against wave 1 at passage level, in words that follow the figures."""
-    vec, hyb = rows["wave 1: vector"]["passage"], rows["wave 2: hybrid (RRF)"]["passage"]
-    deltas = {key: hyb[key] - vec[key] for key in ("r@1", "r@4", "r@10")}
+    vec, wave = rows[WAVE_1]["passage"], rows[WAVE_2]["passage"]
+    deltas = {key: wave[key] - vec[key] for key in ("r@1", "r@4", "r@10")}
     gains = [key for key, d in deltas.items() if d > 0]
     losses = [key for key, d in deltas.items() if d < 0]
     said = ", ".join(f"{key.replace('r@', 'recall@')} {d:+.0%}" for key, d in deltas.items())
@@ -176,16 +196,19 @@ def _verdict(rows: dict[str, Any]) -> str:
         word = "a loss"
     elif gains and not losses:
         word = "a gain"
-    else:
+    elif gains and losses:
         word = "mixed"
-    return (
-        f"**Wave 2 against wave 1** (passage level): {said}, MRR {hyb['mrr'] - vec['mrr']:+.3f}; "
-        f"on this corpus the hybrid wave is {word}."
-    )
+    else:
+        word = "no change"
+    return f"{said}, MRR {wave['mrr'] - vec['mrr']:+.3f}: {word}"
 
 
 def _live_row(name: str, m: dict[str, Any]) -> str:
-    revised = f"{m['revised']}/{m['n'] - m['errors']}" if name == "progressive" else "-"
+    revised = (
+        " / ".join(f"{c['revised']}/{c['answered']}" for c in m["by_set"].values())
+        if name == "progressive"
+        else "-"
+    )
     adds = fmt(m["wave_adds"]["p50"], 0) if name == "progressive" else "-"
     return (
         f"| {name} | {fmt(m['ttft']['p50'], 0)} / {fmt(m['ttft']['p95'], 0)} "
@@ -194,34 +217,19 @@ def _live_row(name: str, m: dict[str, Any]) -> str:
     )
 
 
-def section(r: dict[str, Any], out: Path, min_score: float) -> Section:
-    corpus, rows, rev, live = r["corpus"], r["rows"], r["revise"], r["live"]
-    plain, prog = live[False], live[True]
-    n = len(QUESTIONS)
-    times = "\n".join(
-        f"| {name} | {fmt(row['ms']['p50'])} / {fmt(row['ms']['p95'])} |"
-        for name, row in rows.items()
-    )
-    chart = bar_chart(
-        out / "retrieval.png",
-        f"Passage-level retrieval on the Python docs ({n} questions)",
-        [f"recall@{k}" for k in AT] + ["MRR@10"],
-        {
-            name: [row["passage"][f"r@{k}"] for k in AT] + [row["passage"]["mrr"]]
-            for name, row in rows.items()
-        },
-        "share of questions",
-    )
-    bm25 = summary(r["bm25_build_ms"])
+def _set_tables(r: dict[str, Any], name: str) -> str:
+    rows, rev, n = r["rows"][name], r["revise"][name], r["sizes"][name]
     head = "| search (top 10) | recall@1 | recall@4 | recall@10 | MRR@10 |\n| --- | ---: | ---: | ---: | ---: |"
-    body = f"""Corpus: the Python 3.11 documentation sources from Debian's `python3.11-doc` (every HOWTO, FAQ and tutorial chapter and 26 library chapters, {corpus["docs"]} chapters), **{corpus["chunks"]:,} chunks** of at most 800 characters, indexed in {corpus["seconds"]:.0f} s. {n} questions written for this benchmark in our own words (`bench/python_docs.py`), each with the chapters that answer it and a phrase of the answering passage. The three searches ran interleaved, question by question.
-
-Passage level (a hit is a chunk of an answering chapter that holds the answer's phrase, which is what a four-chunk prompt needs):
+    times = "\n".join(
+        f"| {search} | {fmt(row['ms']['p50'])} / {fmt(row['ms']['p95'])} |"
+        for search, row in rows.items()
+    )
+    return f"""**{name[0].upper()}{name[1:]}** ({n} questions, {r["named"][name]} of them naming an exact term). Passage level:
 
 {head}
 {_recall_rows(rows, "passage")}
 
-Chapter level (any chunk of an answering chapter):
+Chapter level:
 
 {head}
 {_recall_rows(rows, "chapter")}
@@ -230,32 +238,65 @@ Chapter level (any chunk of an answering chapter):
 | --- | ---: |
 {times}
 
-The BM25 index is built from a snapshot of the collection at the first keyword search after a write: {fmt(bm25["p50"], 0)} ms for {corpus["chunks"]:,} chunks (median of 3 builds); the widening step and wave 2 pay it once after each ingestion.
+Wave 2 against wave 1 (passage level): {_verdict(rows)}.
 
-{_verdict(rows)}
-
-**How often progressive mode would revise** (`k=4`, `RAG_PROGRESSIVE_FIRST_K=1`, wave 2 against wave 1's top chunk; right = holds the answer's passage):
+How often progressive mode would revise (`k=4`, `RAG_PROGRESSIVE_FIRST_K=1`; right = the answer's passage is in what the answer is written from: the draft's one chunk, or the revised answer's four):
 
 | material-change rule | revised | wrong → right | right → wrong | both right | both wrong |
 | --- | ---: | ---: | ---: | ---: | ---: |
-{_revise_row("another chunk first", rev["chunk"])}
-{_revise_row("another document first (shipped)", rev["document"])}
+{_revise_row("another chunk first (shipped)", rev["chunk"], n)}
+{_revise_row("another document first", rev["document"], n)}"""
+
+
+def section(r: dict[str, Any], out: Path, min_score: float) -> Section:
+    corpus, live = r["corpus"], r["live"]
+    plain, prog = live[False], live[True]
+    names = list(r["rows"])
+    passage = {
+        f"{search} ({set_name.split()[0]})": [row["passage"][f"r@{k}"] for k in AT]
+        + [row["passage"]["mrr"]]
+        for set_name in names
+        for search, row in r["rows"][set_name].items()
+        if search in (WAVE_1, WAVE_2)
+    }
+    chart = bar_chart(
+        out / "retrieval.png",
+        "Passage-level retrieval on the Python docs",
+        [f"recall@{k}" for k in AT] + ["MRR@10"],
+        passage,
+        "share of questions",
+    )
+    bm25 = summary(r["bm25_build_ms"])
+    n_live = sum(c["answered"] for c in prog["by_set"].values())
+    tables = "\n\n".join(_set_tables(r, name) for name in names)
+    body = f"""Corpus: the Python 3.11 documentation sources from Debian's `python3.11-doc` (every HOWTO, FAQ and tutorial chapter and 26 library chapters, {corpus["docs"]} chapters), **{corpus["chunks"]:,} chunks** of at most 800 characters, indexed in {corpus["seconds"]:.0f} s. Two question sets (`bench/python_docs.py`), each question with the chapters that answer it and a phrase of the answering passage:
+
+- *questions in plain words*, written for this benchmark in our own words rather than the documentation's;
+- *API questions*, drawn rather than written: names that one directive of a library chapter defines (`.. method:: Path.stat(...)`), sampled with a fixed seed and asked as "What does pathlib.Path.stat do?"; the passage is the directive line.
+
+The searches ran interleaved, question by question. Wave 2 (shipped) fuses BM25 with the vector search only when the question names an exact term (`chains.keyword.exact_terms`: a dotted or snake_case name, camelCase, letters with digits, a call, a backticked span); otherwise it is the vector ranking.
+
+{tables}
+
+The BM25 index is built from a snapshot of the collection at the first keyword search after a write: {fmt(bm25["p50"], 0)} ms for {corpus["chunks"]:,} chunks (median of 3 builds); the widening step and wave 2 pay it once after each ingestion.
 
 {min_score_table(r["threshold"], min_score)}
 
-**First token with and without progressive mode** (`/rag/sse`, the real engine with 4 slots, {n} questions each, the two modes alternating A B / B A, `max_tokens` {progressive_ttft.ANSWER_TOKENS}):
+**First token with and without progressive mode** (`/rag/sse`, the real engine with 4 slots, the {n_live} questions of both sets each, the two modes alternating A B / B A, `max_tokens` {progressive_ttft.ANSWER_TOKENS}):
 
-| mode | first token p50 / p95 (ms) | first token of the answer that stood p50 / p95 (ms) | whole answer p50 (ms) | revised | wave 2 done after the first source, p50 (ms) |
+| mode | first token p50 / p95 (ms) | first token of the answer that stood p50 / p95 (ms) | whole answer p50 (ms) | revised (plain words / API) | wave 2 done after the first source, p50 (ms) |
 | --- | ---: | ---: | ---: | ---: | ---: |
 {_live_row("plain", plain)}
 {_live_row("progressive", prog)}
 
 Errors: plain {plain["errors"]}, progressive {prog["errors"]}. A progressive answer that is not revised is written from one source, so its first token comes sooner than plain mode's four-source prompt."""
-    vec, hyb = rows["wave 1: vector"]["passage"], rows["wave 2: hybrid (RRF)"]["passage"]
+    api = r["rows"][NAMED]
+    vec, wave = api[WAVE_1]["passage"], api[WAVE_2]["passage"]
     headline = [
-        f"Retrieval on the Python docs ({corpus['chunks']:,} chunks, {n} questions, passage level): "
-        f"recall@4 {vec['r@4']:.0%} for the vector search (wave 1), {hyb['r@4']:.0%} for hybrid "
-        f"(wave 2); MRR {vec['mrr']:.3f} / {hyb['mrr']:.3f}.",
+        f"Retrieval on the Python docs ({corpus['chunks']:,} chunks, passage level): on API "
+        f"questions recall@4 {vec['r@4']:.0%} for the vector search (wave 1), "
+        f"{wave['r@4']:.0%} for wave 2 (MRR {vec['mrr']:.3f} / {wave['mrr']:.3f}); in plain "
+        f"words wave 2: {_verdict(r['rows'][PLAIN])}.",
         f"Progressive mode: first token p50 {fmt(prog['ttft']['p50'], 0)} ms against "
         f"{fmt(plain['ttft']['p50'], 0)} ms plain; revised {prog['revised']} of "
         f"{prog['n'] - prog['errors']} answers.",
