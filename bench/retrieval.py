@@ -42,6 +42,7 @@ from chains.store import build_chroma_client, build_vector_store
 COLLECTION = "python_docs"
 AT = (1, 4, 10)
 PLAIN, NAMED = "questions in plain words", "API questions"
+SHORT = {PLAIN: "plain words", NAMED: "API"}
 
 
 async def build(embeddings: Embeddings, path: Path) -> dict[str, Any]:
@@ -253,7 +254,7 @@ def section(r: dict[str, Any], out: Path, min_score: float) -> Section:
     plain, prog = live[False], live[True]
     names = list(r["rows"])
     passage = {
-        f"{search} ({set_name.split()[0]})": [row["passage"][f"r@{k}"] for k in AT]
+        f"{search} ({SHORT[set_name]})": [row["passage"][f"r@{k}"] for k in AT]
         + [row["passage"]["mrr"]]
         for set_name in names
         for search, row in r["rows"][set_name].items()
