@@ -59,9 +59,9 @@ class HybridRetriever(BaseRetriever):
     """Vector and keyword search fused by reciprocal rank; takes per-call ``k``/``filter``.
 
     With ``exact_terms_only`` (the default) a question that names no exact term
-    (:func:`~chains.keyword.exact_terms`) gets the vector ranking alone: keyword search
-    helps a question that names ``pathlib.Path.stat`` or ``ZQX-4471`` and costs one in
-    plain words (bench section 11).
+    (:func:`~chains.keyword.exact_terms`) gets the vector ranking alone: fusing helps a
+    question that names ``pathlib.Path.stat`` or ``ZQX-4471`` and hurts one in plain
+    words (bench section 11).
 
     Example:
         >>> hybrid = HybridRetriever(vector=scored, keyword=bm25)
