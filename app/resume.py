@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +38,8 @@ from sse_starlette.sse import ServerSentEvent
 from callbacks import RagEventStream, StreamRequest
 from chains.errors import StreamingRagError
 from chains.events import ErrorEvent
+
+_log = logging.getLogger("streaming_rag.resume")
 
 FINAL_TYPES = frozenset({"done", "error"})
 """The event types that end an answer stream."""
@@ -379,13 +382,25 @@ class ResumableStreams:
             watchdog.cancel()
 
     async def _watch(self, stream_id: str, pump: asyncio.Task[Any] | None) -> None:
-        """Cancel ``pump`` once no reader has marked the stream for the grace."""
+        """Cancel ``pump`` once no reader has marked the stream for the grace.
+
+        A buffer that does not answer counts as unwatched: nobody can resume from it.
+        The cancel is repeated every check until the pump has ended, because one can be
+        lost in a client library (redis-py has swallowed ``CancelledError`` before), and
+        a pump nobody reads keeps the model busy for nobody.
+        """
         while True:
             await asyncio.sleep(self._check_s)
-            if not await self.buffer.watched(stream_id):
-                if pump is not None:
-                    pump.cancel()
-                return
+            try:
+                if not await self.buffer.watched(stream_id):
+                    break
+            except BufferUnavailableError:
+                break
+        while pump is not None and not pump.done():
+            pump.cancel()
+            await asyncio.wait([pump], timeout=self._check_s)
+            if not pump.done():
+                _log.warning("stream %s: the pump outlived its cancel; cancelling again", stream_id)
 
     async def aclose(self) -> None:
         """Stop every pump still running (the app is shutting down) and the buffer."""
