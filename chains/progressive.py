@@ -78,9 +78,10 @@ class HybridRetriever(BaseRetriever):
     """Fuse only when the question names an exact term; otherwise rank by vector alone."""
 
     def _search(self, query: str, k: int, filter: MetadataFilter | None) -> Runnable[str, Any]:
-        options = {"k": 2 * k, "filter": dict(filter or {})}
+        where = dict(filter or {})
         if self.exact_terms_only and not exact_terms(query):
-            return self.vector.bind(k=k, filter=dict(filter or {}))
+            return self.vector.bind(k=k, filter=where)
+        options = {"k": 2 * k, "filter": where}
         return EnsembleRetriever(
             retrievers=[self.vector.bind(**options), self.keyword.bind(**options)],
             weights=[0.5, 0.5],
