@@ -45,9 +45,13 @@ async def run(
 
 
 def _mode_figures(timings: list[Any], names: list[str]) -> dict[str, Any]:
-    good = [t for t in timings if t.error is None and t.first_token is not None]
+    answered = [
+        (name, t)
+        for name, t in zip(names, timings, strict=True)
+        if t.error is None and t.first_token is not None
+    ]
+    good = [t for _, t in answered]
     metrics = [t.done["metrics"] for t in good]
-    answered = [(name, t) for name, t in zip(names, timings, strict=True) if t in good]
     return {
         "n": len(timings),
         "errors": len(timings) - len(good),

@@ -33,7 +33,7 @@ from bench.harness import fmt, summary
 from bench.min_score import min_score_table, thresholds
 from bench.python_docs import QUESTIONS, Question, api_questions, documents
 from bench.report import Section, bar_chart
-from chains.ingest import Ingestor, build_splitter
+from chains.ingest import Ingestor, InputDocument, build_splitter
 from chains.keyword import KeywordRetriever, exact_terms
 from chains.progressive import HybridRetriever
 from chains.retriever import ScoredRetriever
@@ -45,11 +45,13 @@ PLAIN, NAMED = "questions in plain words", "API questions"
 SHORT = {PLAIN: "plain words", NAMED: "API"}
 
 
-async def build(embeddings: Embeddings, path: Path) -> dict[str, Any]:
-    """Index the corpus into a fresh collection; its size and how long it took."""
+async def build(
+    embeddings: Embeddings, path: Path, chapters: list[InputDocument]
+) -> dict[str, Any]:
+    """Index ``chapters`` into a fresh collection; its size and how long it took."""
     store = build_vector_store(build_chroma_client(path=path), COLLECTION, embeddings)
     started = time.perf_counter()
-    events = [event async for event in Ingestor(store, build_splitter()).run(documents())]
+    events = [event async for event in Ingestor(store, build_splitter()).run(chapters)]
     done = events[-1]
     assert done.type == "pipeline_done" and done.failed == 0, done
     return {
@@ -162,7 +164,7 @@ async def run(work: Path, logs: Path, embeddings: Embeddings, min_score: float) 
     """Everything section 11 reports, measured in this order."""
     chapters = documents()
     sets = {PLAIN: QUESTIONS, NAMED: api_questions(chapters)}
-    built = await build(embeddings, work / "python-docs")
+    built = await build(embeddings, work / "python-docs", chapters)
     measured = quality(built.pop("store"), sets)
     measured["corpus"] = built
     measured["live"] = await progressive_ttft.run(
