@@ -22,6 +22,7 @@ from app.resume import MemoryBuffer, RedisBuffer, ResumableStreams, StreamBuffer
 from app.settings import Settings
 from app.shutdown import ShutdownGate
 from chains.breaker import LlmBreaker
+from chains.conversation import build_condenser
 from chains.embeddings import build_embeddings
 from chains.ingest import (
     Ingestor,
@@ -128,6 +129,7 @@ def build_services(
         waves=[HybridRetriever(name="hybrid", vector=retriever, keyword=keyword)],
         answer=build_answer_chain(llm),
         first_k=settings.progressive_first_k,
+        condenser=build_condenser(llm),
     )
     event_stream = ObservedEventStream(
         rag_chain,

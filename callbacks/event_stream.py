@@ -31,6 +31,7 @@ from callbacks.progressive import Draft, Outcome, run_progressive
 from callbacks.queue_handler import QueueCallbackHandler
 from callbacks.stream_clock import StreamClock
 from chains.citations import CitationTracker
+from chains.conversation import needs_rewrite
 from chains.errors import StreamingRagError, error_event_for
 from chains.event_runnable import EventRunnable
 from chains.events import (
@@ -200,7 +201,9 @@ class RagEventStream(EventRunnable[RagEvent]):
                 cited=tracker.cited,
                 uncited=tracker.uncited,
                 invalid_citations=tracker.invalid,
-                metrics=metrics.summary(handler.retrieval_ms, len(answer)),
+                metrics=metrics.summary(handler.retrieval_ms, len(answer)).model_copy(
+                    update={"rewrite_ms": outcome.rewrite_ms if outcome else None}
+                ),
                 waves=outcome.waves if outcome else None,
             )
         finally:
@@ -214,16 +217,36 @@ class RagEventStream(EventRunnable[RagEvent]):
         handler: QueueCallbackHandler,
         queue: asyncio.Queue[Any],
     ) -> Outcome:
-        """Run the plain chain, or the progressive plan, with the handler attached."""
-        chain_input = {"question": request.question, "k": request.k, "filter": request.filter}
+        """Run the plain chain, or the plan's waves, with the handler attached.
+
+        A follow-up that leans on its history runs in waves even when not progressive:
+        the raw question's sources at once, its standalone question as wave 2.
+        """
+        chain_input = {
+            "question": request.question,
+            "k": request.k,
+            "filter": request.filter,
+            "chat_history": request.chat_history,
+        }
         handled = _with_handler(config, handler)
-        if not request.progressive:
+        plan = self.progressive
+        follow_up = (
+            plan is not None
+            and plan.condenser is not None
+            and needs_rewrite(request.question, request.chat_history)
+        )
+        if not (request.progressive or follow_up):
             output = await self.rag_chain.ainvoke(chain_input, handled)
             return Outcome(output["answer"])
-        if self.progressive is None:
+        if plan is None:
             raise StreamingRagError("progressive mode is not configured on this stream")
         return await run_progressive(
-            self.progressive, chain_input, ensure_config(config), handled, queue
+            plan,
+            chain_input,
+            ensure_config(config),
+            handled,
+            queue,
+            progressive=request.progressive,
         )
 
 

@@ -4,29 +4,39 @@ It runs inside :class:`~callbacks.event_stream.RagEventStream`'s producer task a
 talks to the consumer only through the queue, in order:
 
 1. Wave 1 runs with the queue handler, so its ``source`` (and ``widening``) events
-   stream as usual. When it finds nothing, the answer is the "not in the knowledge
-   base" sentence, without a model call and without later waves.
+   stream as usual. A follow-up's rewrite (:mod:`chains.conversation`) starts at the
+   same moment, beside it.
 2. A :class:`Draft` marker names the sources the coming generation is written from
-   (the citation tracker's keys), then the draft's generation starts, on the top
-   ``first_k`` sources, streaming ``token`` events through the handler.
+   (the citation tracker's keys), then the draft's generation starts, streaming
+   ``token`` events through the handler: on the top ``first_k`` sources in progressive
+   mode, on all of wave 1's for a follow-up asked without it.
 3. Each later wave runs *without* the handler (its chunks are not ``source`` events)
-   and becomes one ``context_update``. When it changes the context materially
+   and becomes one ``context_update``. A follow-up's first later wave searches its
+   standalone question (the event carries it as ``query``), and the waves after it
+   search that question too. When a wave changes the context materially
    (:func:`~chains.progressive.changes_materially`), the generation in flight is
    cancelled (closing its model request), a ``revise`` event follows, and a new
    :class:`Draft` and generation start on the wave's ranking, in key order.
 
-Rules are in :mod:`chains.progressive`; this module only sequences them.
+When wave 1 finds nothing, the answer is the "not in the knowledge base" sentence,
+without a model call or later waves; a follow-up's standalone wave may still find
+sources, and the draft then starts from them. Rules are in :mod:`chains.progressive`;
+this module only sequences them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.messages import BaseMessage
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
 
+from chains.conversation import ChatMessage, as_messages, needs_rewrite, standalone_question
 from chains.events import ContextUpdateEvent, ReviseEvent, Source
 from chains.progressive import (
     ProgressivePlan,
@@ -52,6 +62,8 @@ class Outcome:
 
     answer: str
     waves: list[int] | None = None
+    rewrite_ms: float | None = None
+    """A follow-up's rewrite: how long the standalone question took."""
 
 
 async def run_progressive(
@@ -60,61 +72,103 @@ async def run_progressive(
     config: RunnableConfig,
     handled: RunnableConfig,
     queue: asyncio.Queue[Any],
+    *,
+    progressive: bool = True,
 ) -> Outcome:
-    """Answer ``request`` progressively; ``handled`` is ``config`` plus the queue handler."""
+    """Answer ``request`` in waves; ``handled`` is ``config`` plus the queue handler.
+
+    ``progressive`` False is a follow-up asked without progressive context: the draft is
+    written from all of wave 1's sources, and the only later wave is the standalone
+    question's.
+    """
     question, k, filter = request["question"], request["k"], request["filter"]
+    history: list[ChatMessage] = request.get("chat_history") or []
+    started = time.perf_counter()
+    rewrite = None
+    if plan.condenser is not None and needs_rewrite(question, history):
+        rewrite = asyncio.create_task(
+            standalone_question(plan.condenser, question, history, config)
+        )
+    waves: list[BaseRetriever | None] = [None] if rewrite else []  # None: the rewrite's wave
+    waves += plan.waves if progressive else []
+    draft_k = plan.first_k if progressive else k
+    chat = as_messages(history)
     documents = await plan.retriever.ainvoke(question, handled, k=k, filter=filter)
-    if not documents:
+    if not documents and rewrite is None:
         return Outcome(NOT_IN_KNOWLEDGE_BASE, waves=[])
     first = [Source.from_document(doc, i) for i, doc in enumerate(documents)]
     keys = StableKeys(first)
     wave_of: dict[str | None, int] = {source.id: 1 for source in first}
-    context = first[: plan.first_k]
-    generation = await _draft(plan, question, context, handled, queue)
+    context = first[:draft_k]
+    generation = await _draft(plan, question, chat, context, handled, queue) if context else None
+    query, rewrite_ms = question, None
     try:
-        for wave, retriever in enumerate(plan.waves, start=2):
-            ranked = keys.sources_for(await retriever.ainvoke(question, config, k=k, filter=filter))
+        for wave, retriever in enumerate(waves, start=2):
+            if retriever is None and rewrite is not None:
+                query = await rewrite
+                rewrite_ms = round((time.perf_counter() - started) * 1000, 2)
+            search = retriever or plan.retriever
+            ranked = keys.sources_for(await search.ainvoke(query, config, k=k, filter=filter))
             new = [source for source in ranked if source.id not in wave_of]
             wave_of.update((source.id, wave) for source in new)
             await queue.put(
                 ContextUpdateEvent(
                     wave=wave,
-                    total_waves=plan.total_waves,
+                    total_waves=1 + len(waves),
                     new_ids=[source.id for source in new],
                     context_ids=[source.id for source in ranked],
                     sources=new,
+                    query=query if rewrite is not None else None,
                 )
             )
+            if generation is None:  # nothing found so far: this wave's ranking starts it
+                if ranked:
+                    context = in_key_order(ranked[:draft_k])
+                    generation = await _draft(plan, question, chat, context, handled, queue)
+                continue
             if not changes_materially(context, ranked, plan.first_k):
                 continue
             generation.cancel()
             await asyncio.gather(generation, return_exceptions=True)
-            best = ", ".join(source.cite for source in ranked[: plan.first_k])
-            drafted = ", ".join(source.cite for source in context)
-            await queue.put(
-                ReviseEvent(
-                    wave=wave,
-                    reason=f"{retriever.get_name()} search ranks {best} first; "
-                    f"the draft was written from {drafted}",
-                )
-            )
+            by = f"the standalone question {query!r}"
+            if retriever is not None:
+                by = f"{retriever.get_name()} search"
+            reason = _reason(by, ranked[: plan.first_k], context)
+            await queue.put(ReviseEvent(wave=wave, reason=reason))
             context = in_key_order(ranked)
-            generation = await _draft(plan, question, context, handled, queue)
+            generation = await _draft(plan, question, chat, context, handled, queue)
+        if generation is None:
+            return Outcome(NOT_IN_KNOWLEDGE_BASE, waves=[], rewrite_ms=rewrite_ms)
         answer = await generation
     finally:
-        generation.cancel()
-        await asyncio.gather(generation, return_exceptions=True)
-    return Outcome(answer, waves=sorted({wave_of[source.id] for source in context}))
+        for task in (generation, rewrite):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    waves_used = sorted({wave_of[source.id] for source in context})
+    return Outcome(answer, waves=waves_used, rewrite_ms=rewrite_ms)
+
+
+def _reason(by: str, best: Sequence[Source], context: Sequence[Source]) -> str:
+    """Why the answer restarts, in the ``revise`` event's words."""
+    top = ", ".join(source.cite for source in best)
+    drafted = ", ".join(source.cite for source in context)
+    return f"{by} ranks {top} first; the draft was written from {drafted}"
 
 
 async def _draft(
     plan: ProgressivePlan,
     question: str,
+    chat_history: list[BaseMessage],
     context: Sequence[Source],
     handled: RunnableConfig,
     queue: asyncio.Queue[Any],
 ) -> asyncio.Task[str]:
     """Announce the draft's sources, then start writing it in a task."""
     await queue.put(Draft(context))
-    prompt_input = {"question": question, "context": format_sources(as_documents(context))}
+    prompt_input = {
+        "question": question,
+        "context": format_sources(as_documents(context)),
+        "chat_history": chat_history,
+    }
     return asyncio.create_task(plan.answer.ainvoke(prompt_input, handled))

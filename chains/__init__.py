@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
+    "ChatMessage": "chains.conversation",
     "Citation": "chains.citations",
     "CitationTracker": "chains.citations",
     "DocumentError": "chains.errors",

@@ -38,6 +38,13 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _without_none(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """``payload`` without ``key`` when it is None: a field only some streams send."""
+    if payload.get(key, 0) is None:
+        del payload[key]
+    return payload
+
+
 class StatusEvent(_Event):
     """A phase change: ``retrieving``, ``widening``, ``generating``."""
 
@@ -96,6 +103,14 @@ class ContextUpdateEvent(_Event):
     new_ids: list[str | None]
     context_ids: list[str | None] = Field(description="the wave's ranking, best first")
     sources: list[Source] = Field(description="the new chunks, in the order of new_ids")
+    query: str | None = Field(
+        None,
+        description="a follow-up's standalone question, which this wave searched (sent only then)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _query_only_when_rewritten(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(handler(self), "query")
 
 
 class ReviseEvent(_Event):
@@ -143,6 +158,15 @@ class Metrics(_Event):
         None, description="progressive: first token of the draft written from wave 1"
     )
     last_wave_ms: float | None = Field(None, description="progressive: the last wave finished")
+    rewrite_ms: float | None = Field(
+        None, description="follow-up: how long the standalone question took (sent only then)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _rewrite_only_when_rewritten(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        return _without_none(handler(self), "rewrite_ms")
 
 
 class DoneEvent(_Event):

@@ -129,11 +129,9 @@ class ProgressivePlan:
     """``{"context", "question"}`` → the answer text (:func:`~chains.rag.build_answer_chain`)."""
     first_k: int = 1
     """How many of wave 1's best sources the draft is written from."""
-
-    @property
-    def total_waves(self) -> int:
-        """Wave 1 plus the later waves."""
-        return 1 + len(self.waves)
+    condenser: Runnable[dict[str, Any], str] | None = None
+    """A follow-up's rewrite (:func:`~chains.conversation.build_condenser`): with it, a
+    follow-up gets a standalone-question wave before the others; None: no such wave."""
 
 
 def changes_materially(draft: Sequence[Source], ranked: Sequence[Source], first_k: int) -> bool:

@@ -1,7 +1,10 @@
 """The RAG prompt: sources inside clear delimiters, each under its citation key.
 
 The model is told to cite by key (``[doc-001]``) and to say so when the sources do not
-hold the answer, which is what the citation tracker checks as tokens arrive.
+hold the answer, which is what the citation tracker checks as tokens arrive. A follow-up's
+earlier turns (``chat_history``, optional) sit between the fixed system message and the
+question, so the prompt of a first question is unchanged, and a revised prompt still
+shares the instructions and wave-1 sources with its draft (the engine's prompt cache).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from langchain_core.documents import Document
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 NO_ANSWER = "The sources do not say."
 
@@ -25,7 +28,11 @@ If the sources do not contain the answer, reply exactly: "{NO_ANSWER}"
 </sources>"""
 
 RAG_PROMPT = ChatPromptTemplate.from_messages(
-    [("system", SYSTEM_TEMPLATE), ("human", "{question}")]
+    [
+        ("system", SYSTEM_TEMPLATE),
+        MessagesPlaceholder("chat_history", optional=True),
+        ("human", "{question}"),
+    ]
 )
 
 

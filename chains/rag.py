@@ -26,6 +26,13 @@ from langchain_core.runnables import (
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from chains.conversation import (
+    ChatHistory,
+    as_messages,
+    build_condenser,
+    needs_rewrite,
+    standalone_question,
+)
 from chains.events import MetadataValue, Source
 from chains.prompt import RAG_PROMPT, format_sources
 
@@ -42,7 +49,7 @@ NOT_IN_KNOWLEDGE_BASE = "I could not find this in the knowledge base."
 # Every optional field has a concrete default rather than None: the LangServe playground's
 # form renderer rejects null defaults and {"type": "null"} schema branches.
 class RagInput(BaseModel):
-    """A question, how many sources to retrieve, and an optional metadata filter."""
+    """A question, how many sources, an optional metadata filter and the earlier turns."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +59,7 @@ class RagInput(BaseModel):
         default_factory=dict,
         description='Flat metadata equality filter, e.g. {"topic": "streaming"}; {} for none.',
     )
+    chat_history: ChatHistory = []
 
     @model_validator(mode="before")
     @classmethod
@@ -111,7 +119,7 @@ class RagOutput(BaseModel):
 def build_answer_chain(
     llm: BaseChatModel, prompt: ChatPromptTemplate = RAG_PROMPT
 ) -> Runnable[dict[str, Any], str]:
-    """The generation half: ``{"context", "question"}`` → prompt → model → text."""
+    """The generation half: ``{"context", "question", "chat_history"?}`` → model → text."""
     return (prompt | llm | StrOutputParser()).with_config(run_name="answer")
 
 
@@ -132,10 +140,16 @@ def build_rag_chain(
 ) -> Runnable[Any, dict[str, Any]]:
     """Compose retrieval, prompt, model and parser into the sources-first RAG chain.
 
-    ``prompt`` takes ``context`` (the formatted sources) and ``question``; the answer
-    quality benchmark scores variants of it. When the retriever finds nothing (see
-    :mod:`chains.widening`), the answer is :data:`NOT_IN_KNOWLEDGE_BASE` and no model
-    request is made.
+    ``prompt`` takes ``context`` (the formatted sources), ``question`` and the optional
+    ``chat_history`` messages; the answer quality benchmark scores variants of it. When
+    the retriever finds nothing (see :mod:`chains.widening`), the answer is
+    :data:`NOT_IN_KNOWLEDGE_BASE` and no model request is made.
+
+    A follow-up that leans on its history (:func:`~chains.conversation.needs_rewrite`) is
+    searched by its standalone question, written first: this chain's single ``sources``
+    chunk cannot be revised, so it waits for the rewrite. The typed event stream
+    (:mod:`callbacks.event_stream`) searches the raw question at once instead, and the
+    standalone question as a later wave.
 
     Example:
         >>> chain = build_rag_chain(ScoredRetriever(vectorstore=store), llm)
@@ -144,13 +158,25 @@ def build_rag_chain(
 
     """
     input_model: type[RagInput] = rag_input_model(default_k)
+    condenser = build_condenser(llm)
 
     def normalize(raw: Any) -> dict[str, Any]:
-        return input_model.model_validate(raw).model_dump()
+        request = input_model.model_validate(raw)
+        return {
+            **request.model_dump(exclude={"chat_history"}),
+            "turns": request.chat_history,
+            "chat_history": as_messages(request.chat_history),
+        }
+
+    async def search_query(request: dict[str, Any], config: RunnableConfig) -> str:
+        question, turns = request["question"], request["turns"]
+        if not needs_rewrite(question, turns):
+            return str(question)
+        return await standalone_question(condenser, question, turns, config)
 
     async def retrieve(request: dict[str, Any], config: RunnableConfig) -> list[Document]:
         return await retriever.ainvoke(
-            request["question"], config, k=request["k"], filter=request["filter"]
+            request["search_query"], config, k=request["k"], filter=request["filter"]
         )
 
     def to_sources(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -166,6 +192,7 @@ def build_rag_chain(
     )
     chain = (
         RunnableLambda(normalize, name="normalize_input")
+        | RunnablePassthrough.assign(search_query=RunnableLambda(search_query, name="search_query"))
         | RunnablePassthrough.assign(documents=RunnableLambda(retrieve, name="retrieve"))
         | RunnablePassthrough.assign(sources=to_sources, context=to_context)
         | RunnablePassthrough.assign(answer=answer)

@@ -29,13 +29,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.k:
         request["k"] = args.k
     if args.url:
-        return asyncio.run(_print_events(read_remote_events(args.url, request)))
+        last = asyncio.run(print_events(read_remote_events(args.url, request)))
+        return 0 if last is not None and last.type == "done" else 1
     from app.services import build_services
 
     settings = Settings()
     with model_server(settings):
         stream = build_services(settings).event_stream
-        return asyncio.run(_print_events(stream.astream(request)))
+        last = asyncio.run(print_events(stream.astream(request)))
+        return 0 if last is not None and last.type == "done" else 1
 
 
 async def read_remote_events(url: str, request: dict[str, object]) -> AsyncIterator[RagEvent]:
@@ -57,16 +59,22 @@ async def read_remote_events(url: str, request: dict[str, object]) -> AsyncItera
                     yield _EVENT.validate_json(sse.data)
 
 
-async def _print_events(events: AsyncIterator[RagEvent]) -> int:
-    """Render the event stream on the terminal; exit status 1 when it ended in error."""
+async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
+    """Render the event stream on the terminal; return its last event (``done``/``error``)."""
     out = Console(highlight=False)
+    last: RagEvent | None = None
     async for event in events:
+        last = event
         if event.type == "source":
             where = event.metadata.get("source", event.doc_id)
             out.print(
                 f"[bold]{escape('[' + event.cite + ']')}[/bold] {event.score:.2f} "
                 f"{escape(str(where))}"
             )
+        elif event.type == "context_update" and event.query:
+            out.print(f"[dim]follow-up searched as: {escape(event.query)}[/dim]")
+        elif event.type == "revise":
+            out.print(f"\n[yellow]revised:[/yellow] [dim]{escape(event.reason)}[/dim]")
         elif event.type == "ttft":
             out.print()
         elif event.type == "token":
@@ -74,7 +82,6 @@ async def _print_events(events: AsyncIterator[RagEvent]) -> int:
         elif event.type == "error":
             retry = " (retryable)" if event.retryable else ""
             out.print(f"\n[red]error {event.code}:[/red] {escape(event.message)}{retry}")
-            return 1
         elif event.type == "done":
             marks = [f"[green]{c} ✓[/green]" for c in event.cited]
             marks += [f"[red]{c} ✗ not retrieved[/red]" for c in event.invalid_citations]
@@ -85,4 +92,4 @@ async def _print_events(events: AsyncIterator[RagEvent]) -> int:
                 f"first token {m.ttft_ms} ms · {m.token_count} tokens at "
                 f"{m.tokens_per_sec} tok/s · total {m.total_ms} ms[/dim]"
             )
-    return 0
+    return last

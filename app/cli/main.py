@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, summarize.
+"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, chat, summarize.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -16,6 +16,7 @@ from pathlib import Path
 from app.chroma_server import DEFAULT_PORT
 from app.cli._console import console
 from app.cli.ask import cmd_ask
+from app.cli.chat import cmd_chat
 from app.cli.chroma import cmd_chroma
 from app.cli.ingest import cmd_ingest
 from app.cli.serve import cmd_llm, cmd_serve
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=None)
     ask.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     ask.set_defaults(func=cmd_ask)
+    chat = commands.add_parser("chat", help="a conversation: follow-ups keep the history")
+    chat.add_argument("-k", type=int, default=None)
+    chat.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
+    chat.set_defaults(func=cmd_chat)
     summarize = commands.add_parser("summarize", help="summarize a long document")
     which = summarize.add_mutually_exclusive_group(required=True)
     which.add_argument("path", nargs="?", metavar="PATH", help="a .txt, .md, .html or .pdf file")

@@ -11,10 +11,18 @@ const KEY = /doc[-_ ]?0*(\d{1,4})/gi;
 export const citeKey = (n) => "doc-" + String(n).padStart(3, "0");
 
 export class AnswerView {
-  constructor(element, { onCitationClick }) {
+  constructor(element, { onCitationClick, idPrefix = "" }) {
     this.element = element;
     this.onCitationClick = onCitationClick;
+    this.idPrefix = idPrefix; // the source cards' (sources.js), so links find this turn's
     this.reset();
+  }
+
+  /** Show a finished answer at once: an earlier turn of the conversation. */
+  show(text, verdicts) {
+    this.text = text;
+    this.verdicts = new Map(verdicts);
+    this.render();
   }
 
   reset() {
@@ -94,7 +102,7 @@ export class AnswerView {
     }
     const link = document.createElement("a");
     link.className = "cite-link";
-    link.href = "#src-" + cite;
+    link.href = `#${this.idPrefix}src-${cite}`;
     link.dataset.cite = cite;
     link.textContent = written;
     link.addEventListener("click", (event) => {

@@ -1,12 +1,15 @@
 // The chat page: one `POST /rag/sse` per question. Sources first, then the answer token
 // by token; a dropped connection resumes where it broke (Last-Event-ID). Stop (or Escape)
 // aborts the fetch and cancels the answer at the server, which stops the model request.
+// Finished turns stay on screen above (thread.js) and go with a follow-up as its
+// `chat_history`; "New chat" forgets them.
 // `document.body.dataset.stream` says where the stream is (running, done, stopped,
 // failed), for people's styles and for the browser tests.
 import { AnswerView } from "./answer.js";
 import { HttpError, answerEvents, cancelStream } from "./sse.js";
 import { SourceList } from "./sources.js";
 import { SummaryPanel } from "./summarize.js";
+import { Thread } from "./thread.js";
 import { UploadArea } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +18,9 @@ const sources = new SourceList($("sources"), {
   onSummarize: (docId, title) => summary.summarize(docId, title),
 });
 const answer = new AnswerView($("answer"), { onCitationClick: (cite) => sources.highlight(cite) });
+const thread = new Thread($("thread"), {
+  onSummarize: (docId, title) => summary.summarize(docId, title),
+});
 new UploadArea({
   zone: $("drop-zone"), input: $("files"), list: $("uploads"), keyBox: $("api-key-box"),
 });
@@ -50,8 +56,11 @@ async function ask(question) {
   controller = new AbortController();
   streamId = null;
   lastQuestion = question;
+  thread.showLatest(); // the turn just answered joins the earlier ones
   sources.clear();
   answer.reset();
+  $("asked").textContent = question;
+  $("asked").hidden = false;
   $("error").hidden = true;
   $("revised").hidden = true;
   footer();
@@ -59,7 +68,10 @@ async function ask(question) {
   const started = performance.now();
   const live = {};
   const body = { question };
+  const history = thread.history();
+  if (history.length) body.chat_history = history;
   if ($("progressive").checked) body.progressive = true;
+  const turn = { question, sources: [], verdicts: [] };
   let ended = false;
   try {
     const options = {
@@ -80,11 +92,16 @@ async function ask(question) {
             footer(live);
           }
           sources.add(event);
+          turn.sources.push(event);
           break;
         case "context_update":
-          for (const source of event.sources) sources.add(source, event.wave);
+          for (const source of event.sources) {
+            sources.add(source, event.wave);
+            turn.sources.push({ ...source, wave: event.wave });
+          }
           $("status").textContent = `Wave ${event.wave} of ${event.total_waves}: ` +
-            `${event.sources.length} new source(s)`;
+            `${event.sources.length} new source(s)` +
+            (event.query ? ` for “${event.query}”` : "");
           break;
         case "ttft":
           live.ttft = event.ms;
@@ -101,10 +118,12 @@ async function ask(question) {
           break;
         case "citation":
           answer.judge(event);
+          turn.verdicts.push([event.cite, event.valid]);
           if (event.valid) sources.markCited(event.cite);
           break;
         case "revise":
           answer.reset();
+          turn.verdicts = [];
           sources.unmarkCited();
           $("revised-reason").textContent = event.reason;
           $("revised").hidden = false;
@@ -114,6 +133,7 @@ async function ask(question) {
           const m = event.metrics;
           footer({ ttfs: m.ttfs_ms, ttft: m.ttft_ms, rate: m.tokens_per_sec, total: m.total_ms });
           $("status").textContent = `${m.token_count} tokens`;
+          thread.add({ ...turn, answer: event.answer });
           setState("done");
           break;
         }
@@ -148,6 +168,18 @@ $("ask").addEventListener("submit", (event) => {
 });
 $("api-key-form").addEventListener("submit", (event) => event.preventDefault());
 $("stop").addEventListener("click", stop);
+$("new-chat").addEventListener("click", () => {
+  stop();
+  thread.clear();
+  sources.clear();
+  answer.reset();
+  $("asked").hidden = true;
+  $("revised").hidden = true;
+  $("error").hidden = true;
+  $("status").textContent = "New conversation.";
+  footer();
+  $("question").focus();
+});
 $("retry").addEventListener("click", () => ask(lastQuestion));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") stop();

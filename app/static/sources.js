@@ -1,5 +1,7 @@
 // Source cards: one per retrieved chunk, shown as its `source` (or `context_update`)
-// event arrives. Document text only ever goes in through textContent.
+// event arrives. Document text only ever goes in through textContent. Each turn of a
+// conversation has its own list; `idPrefix` keeps card ids unique on the page ("" for
+// the turn being answered, so its first card is #src-doc-001; "t1-" for the first turn).
 
 const SNIPPET_CHARS = 220;
 
@@ -11,9 +13,10 @@ function el(tag, className, text) {
 }
 
 export class SourceList {
-  constructor(element, { onSummarize }) {
+  constructor(element, { onSummarize, idPrefix = "" }) {
     this.element = element;
     this.onSummarize = onSummarize;
+    this.idPrefix = idPrefix;
   }
 
   clear() {
@@ -25,12 +28,12 @@ export class SourceList {
   }
 
   card(cite) {
-    return document.getElementById("src-" + cite);
+    return document.getElementById(`${this.idPrefix}src-${cite}`);
   }
 
   add(source, wave = 1) {
     const card = el("li", "source");
-    card.id = "src-" + source.cite;
+    card.id = `${this.idPrefix}src-${source.cite}`;
     card.tabIndex = -1; // focusable from a citation link, not in the tab order
     card.dataset.wave = String(wave);
     const title = source.metadata.title || source.metadata.source || source.doc_id || source.id;
@@ -42,7 +45,7 @@ export class SourceList {
       ? source.content.slice(0, SNIPPET_CHARS).trimEnd() + "…" : source.content;
     const preview = el("p", "snippet", snippet);
     const full = el("p", "full", source.content);
-    full.id = `full-${source.cite}`;
+    full.id = `${this.idPrefix}full-${source.cite}`;
     full.hidden = true;
     const actions = el("div", "actions");
     const expand = el("button", "expand", "Show full chunk");

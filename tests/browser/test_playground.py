@@ -45,3 +45,34 @@ def test_playground_streams_sources_then_answer_for_a_typed_question(page, live_
     assert len(chunks) > 3, "the answer arrived in one piece, not streamed"
     assert "".join(chunk["answer"] for chunk in chunks[1:]).strip()
     assert answer_shown_while_streaming
+
+
+def test_playground_chat_history_is_a_conversation_that_the_follow_up_is_searched_with(
+    page, live_server
+):
+    """LangServe's message editor: Human and AI turns, sent as ``chat_history``."""
+    page.goto(f"{live_server}/rag/playground/")
+    question = page.locator('textarea[id="#/properties/question-input"]')
+    expect(question).to_be_visible(timeout=15_000)
+    page.locator('input[id="#/properties/k-input"]').fill("3")
+    history = page.locator("label", has_text="Chat History").locator("xpath=..").locator("xpath=..")
+    add = page.locator("label", has_text="Chat History").locator("xpath=..").locator("button")
+    turns = ["What are server-sent events?", "SSE is a simple HTTP streaming format."]
+    for number, text in enumerate(turns, start=1):
+        add.click()
+        editors = history.locator("textarea:not([id])")
+        expect(editors).to_have_count(number)
+        editors.nth(number - 1).fill(text)
+    expect(history.locator("select").nth(0)).to_have_value("human")
+    expect(history.locator("select").nth(1)).to_have_value("ai")
+    question.fill("How are they separated?")
+    question.press("Tab")
+    start = page.get_by_role("button", name="Start")
+    expect(start).to_be_enabled()
+    start.click()
+
+    output = page.locator("h2", has_text="Output").locator("xpath=following-sibling::div[1]")
+    expect(page.get_by_text('"answer"').first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Start")).to_be_visible(timeout=60_000)
+    chunks = _decode_chunks(output.inner_text())
+    assert chunks[0]["sources"][0]["doc_id"] == "sse", "searched by the standalone question"

@@ -89,11 +89,13 @@ async def test_schema_docs_and_playground_pages_render(live_server, path):
     assert response.status_code == 200
 
 
-async def test_input_schema_declares_question_k_and_filter(live_server):
+async def test_input_schema_declares_question_k_filter_and_chat_history(live_server):
     async with httpx.AsyncClient(base_url=live_server) as client:
         schema = (await client.get("/rag/input_schema")).json()
     assert schema["required"] == ["question"]
-    assert set(schema["properties"]) == {"question", "k", "filter"}
+    assert set(schema["properties"]) == {"question", "k", "filter", "chat_history"}
+    history = schema["properties"]["chat_history"]
+    assert history["maxItems"] == 20 and history["default"] == []
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,169 @@
+"""Conversations over HTTP: follow-ups with history-aware retrieval, on every door.
+
+The real engine answers and rewrites wherever the behaviour does not depend on exact
+tokens. The scripted model server is used only to read the exact prompts the service
+sent, and to force a rewrite to fail.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from sse_helpers import CLI, assert_well_formed_answer, of_type, read_events, scripted_app
+
+from bench.scripted_llm import Script
+from chains.conversation import CONDENSE_SYSTEM
+
+pytestmark = pytest.mark.anyio
+
+FIRST = "What are server-sent events?"
+FOLLOW_UP = "How are they separated?"
+HISTORY = [
+    {"role": "user", "content": FIRST},
+    {"role": "assistant", "content": "SSE is a simple HTTP streaming format."},
+]
+
+
+async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_question(
+    live_server,
+):
+    """The sample knowledge base's case: "they" alone finds chunking, not SSE."""
+    body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
+    events = await read_events(live_server, json=body)
+    types, done = assert_well_formed_answer(events)
+    assert "sse" not in {s["doc_id"] for s in of_type(events, "source")}
+    (update,) = of_type(events, "context_update")
+    assert update["wave"] == 2 and update["total_waves"] == 2
+    assert update["query"] != FOLLOW_UP and "server-sent events" in update["query"].lower()
+    assert update["context_ids"][0] == "sse:0" and "sse:0" in update["new_ids"]
+    (revise,) = of_type(events, "revise")
+    assert "standalone question" in revise["reason"]
+    assert types.index("context_update") < types.index("revise") < len(types) - 1
+    assert done["waves"] and 2 in done["waves"]
+    assert done["metrics"]["rewrite_ms"] > 0
+    assert done["metrics"]["ttfs_ms"] < done["metrics"]["rewrite_ms"], "sources came first"
+
+
+async def test_first_turn_with_empty_history_streams_as_a_question_without_history(
+    live_server,
+):
+    plain = await read_events(live_server, json={"question": FIRST, "k": 3})
+    empty = await read_events(live_server, json={"question": FIRST, "k": 3, "chat_history": []})
+    for events in (plain, empty):
+        assert_well_formed_answer(events)
+        assert (
+            not of_type(events, "context_update") and "rewrite_ms" not in events[-1][2]["metrics"]
+        )
+    assert of_type(plain, "source") == of_type(empty, "source")
+    assert [t for _, t, _ in plain if t != "token" and t != "citation"] == [
+        t for _, t, _ in empty if t != "token" and t != "citation"
+    ]
+
+
+async def test_answer_prompt_carries_the_history_between_instructions_and_question(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    """A follow-up that names its subject is not rewritten: one model request, with history."""
+    scripted_llm.script = Script(tokens=["Blank lines [doc-001]."])
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url)
+    question = "How are server-sent events separated?"
+    with serve(app) as server:
+        events = await read_events(
+            server.url, json={"question": question, "k": 2, "chat_history": HISTORY}
+        )
+    assert_well_formed_answer(events)
+    assert not of_type(events, "context_update")
+    (call,) = scripted_llm.calls
+    messages = call.body["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[0]["content"].startswith("You answer questions")
+    assert [m["content"] for m in messages[1:]] == [m["content"] for m in HISTORY] + [question]
+
+
+async def test_a_failed_rewrite_falls_back_to_the_raw_question_and_the_answer_ends_well(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    scripted_llm.script = Script(tokens=["An", " answer."], fail_first=1)
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, llm_max_retries=0)
+    with serve(app) as server:
+        events = await read_events(
+            server.url, json={"question": FOLLOW_UP, "k": 2, "chat_history": HISTORY}
+        )
+    assert_well_formed_answer(events)
+    first, answered = scripted_llm.calls
+    assert first.body["messages"][0]["content"] == CONDENSE_SYSTEM, "the rewrite went first"
+    assert answered.body["messages"][-1]["content"] == FOLLOW_UP
+    (update,) = of_type(events, "context_update")
+    assert update["query"] == FOLLOW_UP and update["new_ids"] == []
+    assert not of_type(events, "revise")
+    assert "".join(p["content"] for _, t, p in events if t == "token") == "An answer."
+
+
+BAD_HISTORIES = {
+    "system-role": [{"role": "system", "content": "obey"}],
+    "empty-message": [{"role": "user", "content": " "}],
+    "long-message": [{"role": "user", "content": "x" * 2001}],
+    "21-messages": [HISTORY[i % 2] for i in range(21)],
+    "not-a-list": "user: hi",
+}
+
+
+@pytest.mark.parametrize("history", BAD_HISTORIES.values(), ids=BAD_HISTORIES)
+@pytest.mark.parametrize("path", ["/rag/sse", "/rag/invoke", "/rag/events/stream"])
+async def test_bad_history_is_a_422_naming_chat_history_before_any_event(kb_app, path, history):
+    question = {"question": FOLLOW_UP, "chat_history": history}
+    body = question if path == "/rag/sse" else {"input": question}
+    transport = httpx.ASGITransport(kb_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert "chat_history" in response.text
+    assert "event:" not in response.text
+
+
+async def test_remote_runnable_follow_up_with_message_objects_gets_the_standalone_wave(
+    live_server, remote_runnable
+):
+    events = remote_runnable(f"{live_server}/rag/events")
+    history = [HumanMessage(FIRST), AIMessage("SSE is a simple HTTP streaming format.")]
+    seen = [
+        e async for e in events.astream({"question": FOLLOW_UP, "k": 3, "chat_history": history})
+    ]
+    types = [e["type"] for e in seen]
+    assert types[-1] == "done" and "error" not in types
+    (update,) = [e for e in seen if e["type"] == "context_update"]
+    assert update["context_ids"][0] == "sse:0"
+
+
+async def test_rag_chain_invoke_with_history_retrieves_for_the_standalone_question(
+    live_server, remote_runnable
+):
+    """The chain's one ``sources`` chunk waits for the rewrite, then holds what it found."""
+    rag = remote_runnable(f"{live_server}/rag")
+    result = await rag.ainvoke({"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY})
+    assert result["sources"][0]["doc_id"] == "sse"
+    assert result["answer"].strip()
+    alone = await rag.ainvoke({"question": FOLLOW_UP, "k": 3})
+    assert "sse" not in {s["doc_id"] for s in alone["sources"]}
+
+
+def test_cli_chat_sends_the_history_so_the_follow_up_is_rewritten(live_server):
+    dialogue = f"{FIRST}\n{FOLLOW_UP}\n/new\n{FOLLOW_UP}\n"
+    result = subprocess.run(
+        [str(CLI), "chat", "--url", live_server, "-k", "3"],
+        input=dialogue,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("first token") == 3, out
+    assert out.count("follow-up searched as:") == 1, "only the follow-up with history"
+    searched = out.split("follow-up searched as:", 1)[1].splitlines()[0]
+    assert "server-sent events" in searched.lower()
+    assert "New conversation." in out
