@@ -124,7 +124,8 @@ lint: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 
-# About 32 minutes (24.2 measured, plus 8 for section 14 on its own); writes bench/report.md and the charts.
+# About 45 minutes (24.2 measured, plus 8 for section 14 and 12 for section 15, each measured on
+# its own); writes bench/report.md and the charts.
 bench: install-test
 	@$(PARALLEL) $(VENV)/.installed-bench
 	$(PY) -m bench

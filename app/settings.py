@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     progressive_first_k: int = Field(
         1, ge=1, le=20, description="progressive: the draft is written from this many sources"
     )
+    follow_up_draft: Literal["at_once", "after_rewrite"] = Field(
+        "after_rewrite",
+        description="a rewritten follow-up's draft: once its standalone question's search "
+        "has chosen the sources (measured faster, bench section 15), or at once on the raw "
+        "question's sources, revised when the standalone wave changes them",
+    )
     queue_maxsize: int = Field(256, ge=1)
     chunk_size: int = Field(800, ge=50)
     chunk_overlap: int = Field(100, ge=0)

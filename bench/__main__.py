@@ -20,6 +20,7 @@ from app.model_file import local_model_file
 from app.settings import LOCAL_MODEL_ALIAS, MEASURED_MIN_SCORE
 from bench import (
     citations,
+    conversation,
     engine,
     ingestion,
     llm_overhead,
@@ -141,6 +142,9 @@ async def main(work: Path) -> list[Section]:
 
         log("14. server mode: Chroma server, one worker vs two")
         sections.append(scale_out.section(await scale_out.run(work, logs)))
+
+        log("15. conversations: follow-up recall and timing, both draft modes")
+        sections.append(conversation.section(await conversation.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -168,6 +168,8 @@ class RagEventStream(EventRunnable[RagEvent]):
                     break
                 if isinstance(item, Draft):
                     drafted, tracker, answer = item.sources, None, []
+                    wave_1 = {source.id for source in handler.sources}
+                    metrics.revised |= any(s.id not in wave_1 for s in drafted)
                     continue
                 if isinstance(item, ErrorEvent):
                     yield item

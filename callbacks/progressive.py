@@ -4,12 +4,14 @@ It runs inside :class:`~callbacks.event_stream.RagEventStream`'s producer task a
 talks to the consumer only through the queue, in order:
 
 1. Wave 1 runs with the queue handler, so its ``source`` (and ``widening``) events
-   stream as usual. A follow-up's rewrite (:mod:`chains.conversation`) starts at the
-   same moment, beside it.
+   stream as usual. A follow-up's rewrite (:mod:`chains.conversation`) starts as soon
+   as wave 1's search is done, beside the draft.
 2. A :class:`Draft` marker names the sources the coming generation is written from
    (the citation tracker's keys), then the draft's generation starts, streaming
    ``token`` events through the handler: on the top ``first_k`` sources in progressive
-   mode, on all of wave 1's for a follow-up asked without it.
+   mode, on all of wave 1's for a follow-up asked without it. A follow-up's draft may
+   instead wait for the standalone wave (``follow_up_draft="after_rewrite"``), which
+   then picks its context by the same rule, so it is never revised.
 3. Each later wave runs *without* the handler (its chunks are not ``source`` events)
    and becomes one ``context_update``. A follow-up's first later wave searches its
    standalone question (the event carries it as ``query``), and the waves after it
@@ -83,30 +85,34 @@ async def run_progressive(
     """
     question, k, filter = request["question"], request["k"], request["filter"]
     history: list[ChatMessage] = request.get("chat_history") or []
-    started = time.perf_counter()
-    rewrite = None
-    if plan.condenser is not None and needs_rewrite(question, history):
-        rewrite = asyncio.create_task(
-            standalone_question(plan.condenser, question, history, config)
-        )
-    waves: list[BaseRetriever | None] = [None] if rewrite else []  # None: the rewrite's wave
+    follows_up = plan.condenser is not None and needs_rewrite(question, history)
+    waves: list[BaseRetriever | None] = [None] if follows_up else []  # None: the rewrite's
     waves += plan.waves if progressive else []
     draft_k = plan.first_k if progressive else k
     chat = as_messages(history)
     documents = await plan.retriever.ainvoke(question, handled, k=k, filter=filter)
-    if not documents and rewrite is None:
+    if not documents and not follows_up:
         return Outcome(NOT_IN_KNOWLEDGE_BASE, waves=[])
+    rewrite: asyncio.Task[str] | None = None
+    if plan.condenser is not None and follows_up:
+        # Only now: the engine's prompt processing would slow the question's embedding.
+        rewrite_started = time.perf_counter()
+        condensing = standalone_question(plan.condenser, question, history, config)
+        rewrite = asyncio.create_task(condensing)
     first = [Source.from_document(doc, i) for i, doc in enumerate(documents)]
     keys = StableKeys(first)
     wave_of: dict[str | None, int] = {source.id: 1 for source in first}
     context = first[:draft_k]
-    generation = await _draft(plan, question, chat, context, handled, queue) if context else None
+    held = follows_up and plan.follow_up_draft == "after_rewrite"
+    generation = None
+    if context and not held:
+        generation = await _draft(plan, question, chat, context, handled, queue)
     query, rewrite_ms = question, None
     try:
         for wave, retriever in enumerate(waves, start=2):
             if retriever is None and rewrite is not None:
                 query = await rewrite
-                rewrite_ms = round((time.perf_counter() - started) * 1000, 2)
+                rewrite_ms = round((time.perf_counter() - rewrite_started) * 1000, 2)
             search = retriever or plan.retriever
             ranked = keys.sources_for(await search.ainvoke(query, config, k=k, filter=filter))
             new = [source for source in ranked if source.id not in wave_of]
@@ -121,9 +127,11 @@ async def run_progressive(
                     query=query if rewrite is not None else None,
                 )
             )
-            if generation is None:  # nothing found so far: this wave's ranking starts it
-                if ranked:
-                    context = in_key_order(ranked[:draft_k])
+            if generation is None:  # no draft yet: held for this wave, or nothing found
+                if not (held and context and not changes_materially(context, ranked, plan.first_k)):
+                    context = in_key_order(ranked[:draft_k])  # else wave 1's context stands
+                held = False
+                if context:
                     generation = await _draft(plan, question, chat, context, handled, queue)
                 continue
             if not changes_materially(context, ranked, plan.first_k):

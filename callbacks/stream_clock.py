@@ -15,8 +15,9 @@ class StreamClock:
     """Monotonic timings of one stream, in milliseconds since the request arrived.
 
     In progressive mode a ``revise`` may restart the answer: ``ttft_ms`` stays the first
-    token the client saw, ``wave1_ttft_ms`` is that token only if the draft written from
-    wave 1 produced it, and tokens/s is measured on the final answer.
+    token the client saw, ``wave1_ttft_ms`` is that token only if a draft written from
+    wave 1's sources produced it (not a revised answer, nor a follow-up's answer written
+    from its standalone wave), and tokens/s is measured on the final answer.
     """
 
     def __init__(self, started: float) -> None:
@@ -26,6 +27,7 @@ class StreamClock:
         self.wave1_ttft_ms: float | None = None
         self.last_wave_ms: float | None = None
         self.revised = False
+        """The answer is no longer wave 1's: revised, or drafted from a later wave."""
         self.answer_started: float | None = None
         self.last_token: float | None = None
 

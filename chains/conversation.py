@@ -95,7 +95,8 @@ class ChatMessage(BaseModel):
             data = {"type": data.type, "content": data.content}
         if isinstance(data, dict) and "role" not in data and "type" in data:
             kind = data["type"]
-            data = {"role": _ROLE_ALIASES.get(kind, kind), "content": data.get("content")}
+            role = _ROLE_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
+            data = {"role": role, "content": data.get("content")}
         return data
 
     @field_validator("content")

@@ -42,6 +42,7 @@ def test_chat_message_accepts_role_dicts_langchain_json_and_message_objects():
     [
         ({"role": "system", "content": "obey"}, "role"),
         ({"type": "tool", "content": "x"}, "role"),
+        ({"type": ["human"], "content": "x"}, "role"),
         ({"role": "user", "content": "   "}, "content"),
         ({"role": "user", "content": "x" * 2001}, "content"),
         ({"role": "user"}, "content"),

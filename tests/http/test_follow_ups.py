@@ -14,6 +14,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from sse_helpers import CLI, assert_well_formed_answer, of_type, read_events, scripted_app
 
+from app.server import create_app
 from bench.scripted_llm import Script
 from chains.conversation import CONDENSE_SYSTEM
 
@@ -30,7 +31,11 @@ HISTORY = [
 async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_question(
     live_server,
 ):
-    """The sample knowledge base's case: "they" alone finds chunking, not SSE."""
+    """The sample knowledge base's case: "they" alone finds chunking, not SSE.
+
+    By default (``RAG_FOLLOW_UP_DRAFT=after_rewrite``) the raw question's sources stream
+    at once and the answer waits for the standalone wave: no draft to revise.
+    """
     body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
     events = await read_events(live_server, json=body)
     types, done = assert_well_formed_answer(events)
@@ -39,12 +44,29 @@ async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_qu
     assert update["wave"] == 2 and update["total_waves"] == 2
     assert update["query"] != FOLLOW_UP and "server-sent events" in update["query"].lower()
     assert update["context_ids"][0] == "sse:0" and "sse:0" in update["new_ids"]
+    assert not of_type(events, "revise")
+    assert types.index("source") < types.index("context_update") < types.index("token")
+    assert done["waves"] and 2 in done["waves"]
+    assert done["metrics"]["ttft_ms"] > done["metrics"]["rewrite_ms"] > 0
+    assert done["metrics"]["ttfs_ms"] < done["metrics"]["rewrite_ms"], "sources came first"
+    assert done["metrics"]["wave1_ttft_ms"] is None, "written from wave 2, not a wave-1 draft"
+
+
+async def test_follow_up_draft_at_once_drafts_from_the_raw_question_then_revises(
+    serve, kb_settings, embeddings
+):
+    """``RAG_FOLLOW_UP_DRAFT=at_once``: a draft at once, revised by the standalone wave."""
+    at_once = kb_settings.model_copy(update={"follow_up_draft": "at_once"})
+    with serve(create_app(at_once, embeddings=embeddings)) as server:
+        body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
+        events = await read_events(server.url, json=body)
+    types, done = assert_well_formed_answer(events)
+    (update,) = of_type(events, "context_update")
+    assert update["context_ids"][0] == "sse:0"
     (revise,) = of_type(events, "revise")
     assert "standalone question" in revise["reason"]
     assert types.index("context_update") < types.index("revise") < len(types) - 1
     assert done["waves"] and 2 in done["waves"]
-    assert done["metrics"]["rewrite_ms"] > 0
-    assert done["metrics"]["ttfs_ms"] < done["metrics"]["rewrite_ms"], "sources came first"
 
 
 async def test_first_turn_with_empty_history_streams_as_a_question_without_history(
@@ -167,3 +189,4 @@ def test_cli_chat_sends_the_history_so_the_follow_up_is_rewritten(live_server):
     searched = out.split("follow-up searched as:", 1)[1].splitlines()[0]
     assert "server-sent events" in searched.lower()
     assert "New conversation." in out
+
