@@ -5,7 +5,8 @@ talks to the consumer only through the queue, in order:
 
 1. Wave 1 runs with the queue handler, so its ``source`` (and ``widening``) events
    stream as usual. A follow-up's rewrite (:mod:`chains.conversation`) starts as soon
-   as wave 1's search is done, beside the draft.
+   as wave 1's search is done (a ``status`` event, phase ``rewriting``), beside the
+   draft.
 2. A :class:`Draft` marker names the sources the coming generation is written from
    (the citation tracker's keys), then the draft's generation starts, streaming
    ``token`` events through the handler: on the top ``first_k`` sources in progressive
@@ -39,7 +40,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
 
 from chains.conversation import ChatMessage, as_messages, needs_rewrite, standalone_question
-from chains.events import ContextUpdateEvent, ReviseEvent, Source
+from chains.events import ContextUpdateEvent, ReviseEvent, Source, StatusEvent
 from chains.progressive import (
     ProgressivePlan,
     StableKeys,
@@ -49,6 +50,9 @@ from chains.progressive import (
 )
 from chains.prompt import format_sources
 from chains.rag import NOT_IN_KNOWLEDGE_BASE
+
+REWRITING = "rewriting the follow-up as a question that stands on its own"
+"""The ``status`` message while a follow-up's standalone question is written."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ async def run_progressive(
         rewrite_started = time.perf_counter()
         condensing = standalone_question(plan.condenser, question, history, config)
         rewrite = asyncio.create_task(condensing)
+        await queue.put(StatusEvent(phase="rewriting", message=REWRITING))
     first = [Source.from_document(doc, i) for i, doc in enumerate(documents)]
     keys = StableKeys(first)
     wave_of: dict[str | None, int] = {source.id: 1 for source in first}

@@ -46,6 +46,8 @@ async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_qu
     assert update["context_ids"][0] == "sse:0" and "sse:0" in update["new_ids"]
     assert not of_type(events, "revise")
     assert types.index("source") < types.index("context_update") < types.index("token")
+    phases = [s["phase"] for s in of_type(events, "status")]
+    assert phases == ["retrieving", "rewriting", "generating"]
     assert done["waves"] and 2 in done["waves"]
     assert done["metrics"]["ttft_ms"] > done["metrics"]["rewrite_ms"] > 0
     assert done["metrics"]["ttfs_ms"] < done["metrics"]["rewrite_ms"], "sources came first"
