@@ -18,15 +18,13 @@ turns and follow-ups alternate. Recall@4 of the follow-up is read off its own ev
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.harness import fmt, free_port, start_app, summary, timed_payloads, verdict
+from bench.harness import fmt, free_port, run_alone, start_app, summary, timed_payloads, verdict
 from bench.python_docs import Question, api_questions, documents
 from bench.report import Section
 from bench.retrieval import COLLECTION, build
@@ -283,7 +281,4 @@ Goal, first source on a follow-up within 10 ms of a first turn's (p50, {shipped}
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        (work / "logs").mkdir()
-        print(section(asyncio.run(run(work, work / "logs"))).body)
+    run_alone(run, section, prefix="bench-conversation-")

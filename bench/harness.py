@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,3 +239,16 @@ def fmt(value: float, digits: int = 1) -> str:
 
 def verdict(ok: bool, detail: str = "") -> str:
     return ("**met**" if ok else "**missed**") + (f" ({detail})" if detail else "")
+
+
+def run_alone(
+    run: Callable[[Path, Path], Awaitable[Any]], section: Callable[[Any], Any], prefix: str
+) -> None:
+    """``python -m bench.<module>``: one section in a temporary work directory, printed."""
+    import asyncio
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        (work / "logs").mkdir()
+        print(section(asyncio.run(run(work, work / "logs"))).body)

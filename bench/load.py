@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bench.harness import fmt, set_script, start_app, start_module, summary, timed_payloads
+from bench.harness import (
+    fmt,
+    run_alone,
+    set_script,
+    start_app,
+    start_module,
+    summary,
+    timed_payloads,
+)
 from bench.scripted_llm import Script
 
 if TYPE_CHECKING:
@@ -161,7 +168,4 @@ def section(result: LoadResult) -> Section:
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        (work / "logs").mkdir()
-        print(section(asyncio.run(run(work, work / "logs"))).body)
+    run_alone(run, section, prefix="bench-load-")

@@ -10,8 +10,6 @@ server, alternately, twice each.
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from bench.harness import (
     free_port,
     ms,
     read_rag_sse,
+    run_alone,
     set_script,
     start,
     start_module,
@@ -172,7 +171,4 @@ def section(result: ScaleOutResult) -> Section:
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        (work / "logs").mkdir()
-        print(section(asyncio.run(run(work, work / "logs"))).body)
+    run_alone(run, section, prefix="bench-scale-out-")

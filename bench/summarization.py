@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import fmt, local_engine_app, summary, timed_payloads
+from bench.harness import fmt, local_engine_app, run_alone, summary, timed_payloads
 from bench.report import Section
 
 DOCUMENT = Path("/usr/share/common-licenses/GPL-3")
@@ -77,9 +77,4 @@ The first summary token waits for every part: the summary is written from all of
 
 
 if __name__ == "__main__":
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="bench-summary-") as tmp:
-        work = Path(tmp)
-        (work / "logs").mkdir()
-        print(section(asyncio.run(run(work, work / "logs"))).body)
+    run_alone(run, section, prefix="bench-summary-")
