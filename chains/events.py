@@ -10,7 +10,7 @@ a ``source`` event.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from asgi_correlation_id import correlation_id
 from langchain_core.documents import Document
@@ -38,11 +38,15 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _without_none(payload: dict[str, Any], key: str) -> dict[str, Any]:
-    """``payload`` without ``key`` when it is None: a field only some streams send."""
-    if payload.get(key, 0) is None:
-        del payload[key]
-    return payload
+class _SentWhenSet(_Event):
+    """An event whose fields in ``_sent_when_set`` are left out of its JSON while None."""
+
+    _sent_when_set: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        payload: dict[str, Any] = handler(self)
+        return {k: v for k, v in payload.items() if v is not None or k not in self._sent_when_set}
 
 
 class StatusEvent(_Event):
@@ -90,7 +94,7 @@ class Source(_Event):
         )
 
 
-class ContextUpdateEvent(_Event):
+class ContextUpdateEvent(_SentWhenSet):
     """A later wave of progressive context finished: the sources it adds, its ranking.
 
     ``sources`` are the chunks no earlier event showed, keyed ``doc-005`` onwards; they
@@ -107,10 +111,7 @@ class ContextUpdateEvent(_Event):
         None,
         description="a follow-up's standalone question, which this wave searched (sent only then)",
     )
-
-    @model_serializer(mode="wrap")
-    def _query_only_when_rewritten(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_none(handler(self), "query")
+    _sent_when_set = frozenset({"query"})
 
 
 class ReviseEvent(_Event):
@@ -145,7 +146,7 @@ class CitationEvent(_Event):
     token_index: int
 
 
-class Metrics(_Event):
+class Metrics(_SentWhenSet):
     """Timings of one answer, from a monotonic clock started when the request arrived."""
 
     retrieval_ms: float | None
@@ -161,12 +162,7 @@ class Metrics(_Event):
     rewrite_ms: float | None = Field(
         None, description="follow-up: how long the standalone question took (sent only then)"
     )
-
-    @model_serializer(mode="wrap")
-    def _rewrite_only_when_rewritten(
-        self, handler: SerializerFunctionWrapHandler
-    ) -> dict[str, Any]:
-        return _without_none(handler(self), "rewrite_ms")
+    _sent_when_set = frozenset({"rewrite_ms"})
 
 
 class DoneEvent(_Event):
@@ -221,7 +217,7 @@ class PipelineStartEvent(_Event):
     total_docs: int
 
 
-class DocStageEvent(_Event):
+class DocStageEvent(_SentWhenSet):
     """A document reached a stage: received, chunked, embedding, embedded, indexing, ready.
 
     Only the counts that belong to the stage are sent (``dims`` with ``embedded``...).
@@ -235,10 +231,7 @@ class DocStageEvent(_Event):
     dims: int | None = None
     num_chunks_indexed: int | None = None
     stale_removed: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _only_this_stage_counts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if value is not None}
+    _sent_when_set = frozenset({"num_chunks", "dims", "num_chunks_indexed", "stale_removed"})
 
 
 class DocErrorEvent(_Event):
