@@ -130,6 +130,8 @@ async function ask(question) {
           break;
         case "done": {
           ended = true;
+          // A decline ("not in the knowledge base") has no tokens: its answer is only here.
+          if (!answer.text && event.answer) answer.show(event.answer, []);
           const m = event.metrics;
           footer({ ttfs: m.ttfs_ms, ttft: m.ttft_ms, rate: m.tokens_per_sec, total: m.total_ms });
           $("status").textContent = `${m.token_count} tokens`;

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from sse_helpers import ConnectionCutter, scripted_app
 
 from bench.scripted_llm import Script
+from chains.rag import NOT_IN_KNOWLEDGE_BASE
 
 pytestmark = pytest.mark.browser
 
@@ -97,3 +98,13 @@ def test_an_answer_resumed_after_a_drop_joins_the_history_of_the_next_question(
     follow_up = scripted_llm.calls[-1].body["messages"]
     assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
     assert follow_up[1]["content"] == FIRST and follow_up[2]["content"] == resumed
+
+
+def test_a_declined_question_reads_as_a_decline_now_and_in_the_thread(page, live_server):
+    """Regression: a decline has no token events, so the page showed an empty answer."""
+    open_page(page, live_server)
+    ask(page, "Who painted the Mona Lisa?")
+    expect(page.locator("#answer")).to_have_text(NOT_IN_KNOWLEDGE_BASE)
+    assert page.locator("#sources .source").count() == 0
+    ask(page, "What is backpressure?")
+    expect(page.locator("#thread .turn .turn-answer")).to_have_text(NOT_IN_KNOWLEDGE_BASE)
