@@ -203,8 +203,8 @@ class RagEventStream(EventRunnable[RagEvent]):
                 cited=tracker.cited,
                 uncited=tracker.uncited,
                 invalid_citations=tracker.invalid,
-                metrics=metrics.summary(handler.retrieval_ms, len(answer)).model_copy(
-                    update={"rewrite_ms": outcome.rewrite_ms if outcome else None}
+                metrics=metrics.summary(
+                    handler.retrieval_ms, len(answer), outcome.rewrite_ms if outcome else None
                 ),
                 waves=outcome.waves if outcome else None,
             )

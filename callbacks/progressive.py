@@ -117,7 +117,7 @@ async def run_progressive(
         for wave, retriever in enumerate(waves, start=2):
             if retriever is None and rewrite is not None:
                 query = await rewrite
-                rewrite_ms = round((time.perf_counter() - rewrite_started) * 1000, 2)
+                rewrite_ms = (time.perf_counter() - rewrite_started) * 1000
             search = retriever or plan.retriever
             ranked = keys.sources_for(await search.ainvoke(query, config, k=k, filter=filter))
             new = [source for source in ranked if source.id not in wave_of]

@@ -45,7 +45,9 @@ class StreamClock:
             self.wave1_ttft_ms = self.ttft_ms
         return self.ttft_ms
 
-    def summary(self, retrieval_ms: float | None, token_count: int) -> Metrics:
+    def summary(
+        self, retrieval_ms: float | None, token_count: int, rewrite_ms: float | None = None
+    ) -> Metrics:
         """Totals for ``done``; tokens/s is measured from the first to the last token."""
         rate = None
         if self.answer_started is not None and self.last_token is not None and token_count > 1:
@@ -60,6 +62,7 @@ class StreamClock:
             tokens_per_sec=rate,
             wave1_ttft_ms=_ms(self.wave1_ttft_ms),
             last_wave_ms=_ms(self.last_wave_ms),
+            rewrite_ms=_ms(rewrite_ms),
         )
 
 
