@@ -249,6 +249,7 @@ class RagEventStream(EventRunnable[RagEvent]):
             handled,
             queue,
             progressive=request.progressive,
+            follows_up=follow_up,
         )
 
 

@@ -39,7 +39,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
 
-from chains.conversation import ChatMessage, as_messages, needs_rewrite, standalone_question
+from chains.conversation import ChatMessage, as_messages, standalone_question
 from chains.events import ContextUpdateEvent, ReviseEvent, Source, StatusEvent
 from chains.progressive import (
     ProgressivePlan,
@@ -80,16 +80,18 @@ async def run_progressive(
     queue: asyncio.Queue[Any],
     *,
     progressive: bool = True,
+    follows_up: bool = False,
 ) -> Outcome:
     """Answer ``request`` in waves; ``handled`` is ``config`` plus the queue handler.
 
-    ``progressive`` False is a follow-up asked without progressive context: the draft is
-    written from all of wave 1's sources, and the only later wave is the standalone
-    question's.
+    ``follows_up``: the question leans on its history (the caller has checked
+    :func:`~chains.conversation.needs_rewrite` and the plan's condenser), so a
+    standalone-question wave comes first. ``progressive`` False is such a follow-up
+    asked without progressive context: the draft is written from all of wave 1's
+    sources, and the only later wave is the standalone question's.
     """
     question, k, filter = request["question"], request["k"], request["filter"]
     history: list[ChatMessage] = request.get("chat_history") or []
-    follows_up = plan.condenser is not None and needs_rewrite(question, history)
     waves: list[BaseRetriever | None] = [None] if follows_up else []  # None: the rewrite's
     waves += plan.waves if progressive else []
     draft_k = plan.first_k if progressive else k
