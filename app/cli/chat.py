@@ -59,8 +59,7 @@ async def _converse(ask: Ask, k: int | None) -> int:
             request["k"] = k
         last = await print_events(ask(request))
         if last is not None and last.type == "done":
-            history += [
-                {"role": "user", "content": question},
-                {"role": "assistant", "content": last.answer},
-            ]
+            history.append({"role": "user", "content": question})
+            if last.answer.strip():  # an empty message would be refused (422) next time
+                history.append({"role": "assistant", "content": last.answer})
             del history[:-MAX_HISTORY_MESSAGES]

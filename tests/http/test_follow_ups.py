@@ -192,3 +192,25 @@ def test_cli_chat_sends_the_history_so_the_follow_up_is_rewritten(live_server):
     assert "server-sent events" in searched.lower()
     assert "New conversation." in out
 
+
+
+def test_cli_chat_after_an_empty_answer_still_asks_the_next_question(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    """Regression: an empty answer joined the history as an empty message, a 422 next."""
+    scripted_llm.script = Script(tokens=[])
+    with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
+        result = subprocess.run(
+            [str(CLI), "chat", "--url", server.url, "-k", "2"],
+            input=f"{FIRST}\nHow are server-sent events separated?\n",
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HTTP 422" not in result.stdout + result.stderr
+    *_, second = scripted_llm.calls
+    sent = second.body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "user"]
+    assert sent[1]["content"] == FIRST
