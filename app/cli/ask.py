@@ -30,14 +30,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         request["k"] = args.k
     if args.url:
         last = asyncio.run(print_events(read_remote_events(args.url, request)))
-        return 0 if last is not None and last.type == "done" else 1
-    from app.services import build_services
+    else:
+        from app.services import build_services
 
-    settings = Settings()
-    with model_server(settings):
-        stream = build_services(settings).event_stream
-        last = asyncio.run(print_events(stream.astream(request)))
-        return 0 if last is not None and last.type == "done" else 1
+        settings = Settings()
+        with model_server(settings):
+            stream = build_services(settings).event_stream
+            last = asyncio.run(print_events(stream.astream(request)))
+    return 0 if last is not None and last.type == "done" else 1
 
 
 async def read_remote_events(url: str, request: dict[str, object]) -> AsyncIterator[RagEvent]:
