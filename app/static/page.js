@@ -71,7 +71,7 @@ async function ask(question) {
   const history = thread.history();
   if (history.length) body.chat_history = history;
   if ($("progressive").checked) body.progressive = true;
-  const turn = { question, sources: [], verdicts: [] };
+  const turn = { question, sources: [] };
   let ended = false;
   try {
     const options = {
@@ -118,12 +118,10 @@ async function ask(question) {
           break;
         case "citation":
           answer.judge(event);
-          turn.verdicts.push([event.cite, event.valid]);
           if (event.valid) sources.markCited(event.cite);
           break;
         case "revise":
           answer.reset();
-          turn.verdicts = [];
           sources.unmarkCited();
           $("revised-reason").textContent = event.reason;
           $("revised").hidden = false;
@@ -135,7 +133,7 @@ async function ask(question) {
           const m = event.metrics;
           footer({ ttfs: m.ttfs_ms, ttft: m.ttft_ms, rate: m.tokens_per_sec, total: m.total_ms });
           $("status").textContent = `${m.token_count} tokens`;
-          thread.add({ ...turn, answer: event.answer });
+          thread.add({ ...turn, answer: event.answer, verdicts: [...answer.verdicts] });
           setState("done");
           break;
         }

@@ -2,6 +2,7 @@
 sources; follow-ups carry the history; it survives a reload and a resume; New chat."""
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -108,3 +109,19 @@ def test_a_declined_question_reads_as_a_decline_now_and_in_the_thread(page, live
     assert page.locator("#sources .source").count() == 0
     ask(page, "What is backpressure?")
     expect(page.locator("#thread .turn .turn-answer")).to_have_text(NOT_IN_KNOWLEDGE_BASE)
+
+
+def test_an_earlier_turn_keeps_its_citation_links_to_its_own_cards(
+    page, serve, kb_settings, embeddings, scripted_llm
+):
+    scripted_llm.script = Script(tokens=["Blank lines ", "separate them [doc-", "001]."])
+    with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
+        open_page(page, server.url)
+        ask(page, FIRST)
+        ask(page, "How are server-sent events separated?")
+    link = page.locator("#thread .turn .turn-answer a.cite-link")
+    expect(link).to_have_count(1)
+    expect(link).to_have_attribute("href", "#t1-src-doc-001")
+    expect(page.locator("#t1-src-doc-001")).to_have_class(re.compile(r"\bcited\b"))
+    link.click()
+    expect(page.locator("#t1-src-doc-001")).to_have_class(re.compile(r"\bhighlight\b"))
