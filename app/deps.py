@@ -6,13 +6,16 @@ thread hop per request for a dictionary lookup.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from app.services import Services
+from chains.knowledge_bases import KnowledgeBase, valid_kb_name
 
 
 async def _get_services(request: Request) -> Services:
@@ -22,6 +25,27 @@ async def _get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(_get_services)]
+
+
+
+async def open_kb(services: Services, name: str) -> KnowledgeBase:
+    """The knowledge base ``name`` names (empty: the default); unknown raises (a 404)."""
+    return await asyncio.to_thread(services.kbs.get, name)
+
+
+async def _kb_from_query(
+    services: ServicesDep,
+    kb: Annotated[
+        str,
+        Query(max_length=63, description="Knowledge base (GET /kbs); empty: the default."),
+        AfterValidator(valid_kb_name),
+    ] = "",
+) -> KnowledgeBase:
+    return await open_kb(services, kb)
+
+
+KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(_kb_from_query)]
+"""The knowledge base a ``?kb=`` query parameter names, opened; 404 when there is none."""
 
 _bearer = HTTPBearer(auto_error=False, description="RAG_API_KEY, when one is configured")
 

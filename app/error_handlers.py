@@ -2,6 +2,8 @@
 
 Every 422 has FastAPI's documented form, ``{"detail": [{"loc", "msg", "type"}]}``.
 A resume buffer (Redis) that does not answer is a 503 with its message, on every route.
+An unknown document or knowledge base is a 404, and a knowledge base that exists
+already (or is the default one, for a delete) a 409, each with our message.
 
 LangServe parses and validates its own request bodies, and three of its failures
 escaped as 500s or as a 422 whose ``detail`` is a bare string, which its OpenAPI
@@ -25,6 +27,11 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from app.resume import BufferUnavailableError
+from chains.errors import (
+    DocumentNotFoundError,
+    KnowledgeBaseConflictError,
+    KnowledgeBaseNotFoundError,
+)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -35,11 +42,24 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _documented_422)
     app.add_exception_handler(RequestValidationError, _documented_validation_error)
     app.add_exception_handler(BufferUnavailableError, _buffer_unavailable)
+    app.add_exception_handler(DocumentNotFoundError, _not_found)
+    app.add_exception_handler(KnowledgeBaseNotFoundError, _not_found)
+    app.add_exception_handler(KnowledgeBaseConflictError, _conflict)
 
 
 async def _buffer_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503: streams cannot be buffered while Redis is away; retrying later may work."""
     return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    """404: no document or knowledge base has the id or name the request gave."""
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    """409: the knowledge base exists already, or is the default one."""
+    return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
 def _unprocessable(loc: list[str | int], msg: str, kind: str) -> JSONResponse:

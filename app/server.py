@@ -14,7 +14,7 @@ from app.body_limit import BodyLimitMiddleware
 from app.error_handlers import add_error_handlers
 from app.observability import RequestLogMiddleware
 from app.rate_limit import RateLimitMiddleware
-from app.routes import health, ingest, metrics, page, sse, summarize
+from app.routes import documents, health, ingest, kbs, metrics, page, sse, summarize
 from app.routes.langserve import add_langserve_routes
 from app.services import build_services
 from app.settings import Settings
@@ -60,7 +60,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
@@ -72,6 +72,8 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(sse.router)
     app.include_router(ingest.router)
+    app.include_router(documents.router)
+    app.include_router(kbs.router)
     app.include_router(page.router)
     app.mount("/static", page.static_files(), name="static")
     app.include_router(summarize.router)

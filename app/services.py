@@ -24,20 +24,15 @@ from app.shutdown import ShutdownGate
 from chains.breaker import LlmBreaker
 from chains.conversation import build_condenser
 from chains.embeddings import build_embeddings
-from chains.ingest import (
-    Ingestor,
-    build_splitter,
-    document_text,
-    repair_interrupted_replacements,
-)
+from chains.ingest import Ingestor, build_splitter, document_text
 from chains.keyword import KeywordRetriever
+from chains.knowledge_bases import KnowledgeBase, KnowledgeBaseRetriever, KnowledgeBases
 from chains.llm import build_chat_model
-from chains.progressive import HybridRetriever, ProgressivePlan
+from chains.progressive import ProgressivePlan
 from chains.rag import build_answer_chain, build_rag_chain
 from chains.retriever import ScoredRetriever
-from chains.store import build_chroma_client, build_vector_store
+from chains.store import build_chroma_client
 from chains.summarize import StreamingSummarizer
-from chains.widening import WideningRetriever
 from chains.write_lock import collection_write_lock
 
 _log = logging.getLogger("streaming_rag.store")
@@ -50,9 +45,8 @@ class Services:
     settings: Settings
     embeddings: Embeddings
     chroma: ClientAPI
-    store: Chroma
-    retriever: ScoredRetriever
-    keyword: KeywordRetriever
+    kbs: KnowledgeBases
+    """The knowledge bases; requests name one with ``kb`` (empty: the default)."""
     llm: ChatOpenAI
     breaker: LlmBreaker
     rag_chain: Runnable[Any, dict[str, Any]]
@@ -61,8 +55,32 @@ class Services:
     """Answers that outlive a disconnect for a resume; None with ``RAG_RESUME_GRACE_S=0``."""
     metrics: ServiceMetrics
     shutdown: ShutdownGate
-    ingestor: Ingestor
     summarizer: StreamingSummarizer
+
+    @property
+    def default_kb(self) -> KnowledgeBase:
+        """The default knowledge base (``RAG_COLLECTION``)."""
+        return self.kbs.get()
+
+    @property
+    def store(self) -> Chroma:
+        """The default knowledge base's vector store."""
+        return self.default_kb.store
+
+    @property
+    def retriever(self) -> ScoredRetriever:
+        """The default knowledge base's vector search."""
+        return self.default_kb.vector
+
+    @property
+    def keyword(self) -> KeywordRetriever:
+        """The default knowledge base's keyword search."""
+        return self.default_kb.keyword
+
+    @property
+    def ingestor(self) -> Ingestor:
+        """The default knowledge base's ingestion pipeline."""
+        return self.default_kb.ingestor
 
     async def close(self) -> None:
         """Stop answers still running for a resume; release the LLM's HTTP connections."""
@@ -97,21 +115,22 @@ def build_services(
     chroma = build_chroma_client(
         path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
     )
-    # Checking the collection's embedding model embeds a probe, which also warms the model.
-    store = build_vector_store(
-        chroma, settings.collection, embeddings, model_name=settings.embedding_model_name
+    # Opening the default collection checks its embedding model by embedding a probe,
+    # which also warms the model.
+    kbs = KnowledgeBases(
+        chroma,
+        embeddings,
+        model_name=settings.embedding_model_name,
+        default=settings.collection,
+        splitter=build_splitter(settings.chunk_size, settings.chunk_overlap),
+        lock_for=functools.partial(
+            collection_write_lock, directory=settings.data_dir, redis_url=settings.redis_url
+        ),
+        top_k=settings.top_k,
+        min_score=settings.min_score,
+        timeout_s=settings.embeddings_timeout_s,
+        on_repair=_log_repair,
     )
-    write_lock = collection_write_lock(
-        settings.collection, directory=settings.data_dir, redis_url=settings.redis_url
-    )
-    with write_lock:  # another process may be mid-replacement, which is no crash
-        if repaired := repair_interrupted_replacements(store):
-            _log.warning("removed stale chunks a crash left mid-replacement: %s", repaired)
-    retriever = ScoredRetriever(
-        vectorstore=store, k=settings.top_k, timeout_s=settings.embeddings_timeout_s
-    )
-    keyword = KeywordRetriever(vectorstore=store, k=settings.top_k)
-    widening = WideningRetriever(vector=retriever, keyword=keyword, min_score=settings.min_score)
     breaker = LlmBreaker(threshold=settings.breaker_threshold, reset_s=settings.breaker_reset_s)
     llm = build_chat_model(
         model=settings.llm_model or "",
@@ -123,10 +142,11 @@ def build_services(
         max_retries=settings.llm_max_retries,
         breaker=breaker,
     )
+    widening = KnowledgeBaseRetriever(bases=kbs, search="widening", name="widening")
     rag_chain = build_rag_chain(widening, llm, default_k=settings.top_k)
     progressive = ProgressivePlan(
         retriever=widening,
-        waves=[HybridRetriever(name="hybrid", vector=retriever, keyword=keyword)],
+        waves=[KnowledgeBaseRetriever(bases=kbs, search="hybrid", name="hybrid")],
         answer=build_answer_chain(llm),
         first_k=settings.progressive_first_k,
         condenser=build_condenser(llm),
@@ -145,17 +165,10 @@ def build_services(
         settings=settings,
         embeddings=embeddings,
         chroma=chroma,
-        store=store,
-        retriever=retriever,
-        keyword=keyword,
+        kbs=kbs,
         llm=llm,
         breaker=breaker,
         rag_chain=rag_chain,
-        ingestor=Ingestor(
-            store,
-            build_splitter(settings.chunk_size, settings.chunk_overlap),
-            lock=write_lock,
-        ),
         event_stream=event_stream,
         resumable=_resumable(settings, event_stream),
         metrics=metrics,
@@ -163,10 +176,14 @@ def build_services(
         # Parts are summarized as many at once as the engine has parallel slots.
         summarizer=StreamingSummarizer(
             llm,
-            lookup=functools.partial(document_text, store),
+            lookup=lambda doc_id, kb: document_text(kbs.get(kb).store, doc_id),
             concurrency=settings.local_llm_slots,
         ),
     )
+
+
+def _log_repair(kb: str, repaired: dict[str, int]) -> None:
+    _log.warning("%s: removed stale chunks a crash left mid-replacement: %s", kb, repaired)
 
 
 def _resumable(settings: Settings, stream: ObservedEventStream) -> ResumableStreams | None:

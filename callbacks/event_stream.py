@@ -229,6 +229,7 @@ class RagEventStream(EventRunnable[RagEvent]):
             "k": request.k,
             "filter": request.filter,
             "chat_history": request.chat_history,
+            "kb": request.kb,
         }
         handled = _with_handler(config, handler)
         plan = self.progressive

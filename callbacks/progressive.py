@@ -41,6 +41,7 @@ from langchain_core.runnables import RunnableConfig
 
 from chains.conversation import ChatMessage, as_messages, standalone_question
 from chains.events import ContextUpdateEvent, ReviseEvent, Source, StatusEvent
+from chains.knowledge_bases import kb_option
 from chains.progressive import (
     ProgressivePlan,
     StableKeys,
@@ -91,12 +92,13 @@ async def run_progressive(
     sources, and the only later wave is the standalone question's.
     """
     question, k, filter = request["question"], request["k"], request["filter"]
+    on_kb = kb_option(request.get("kb", ""))
     history: list[ChatMessage] = request.get("chat_history") or []
     waves: list[BaseRetriever | None] = [None] if follows_up else []  # None: the rewrite's
     waves += plan.waves if progressive else []
     draft_k = plan.first_k if progressive else k
     chat = as_messages(history)
-    documents = await plan.retriever.ainvoke(question, handled, k=k, filter=filter)
+    documents = await plan.retriever.ainvoke(question, handled, k=k, filter=filter, **on_kb)
     if not documents and not follows_up:
         return Outcome(NOT_IN_KNOWLEDGE_BASE, waves=[])
     rewrite: asyncio.Task[str] | None = None
@@ -121,7 +123,8 @@ async def run_progressive(
                 query = await rewrite
                 rewrite_ms = (time.perf_counter() - rewrite_started) * 1000
             search = retriever or plan.retriever
-            ranked = keys.sources_for(await search.ainvoke(query, config, k=k, filter=filter))
+            found = await search.ainvoke(query, config, k=k, filter=filter, **on_kb)
+            ranked = keys.sources_for(found)
             new = [source for source in ranked if source.id not in wave_of]
             wave_of.update((source.id, wave) for source in new)
             await queue.put(

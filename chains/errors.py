@@ -5,6 +5,8 @@ The hierarchy::
     StreamingRagError             every error we raise on purpose; its message is for users
     ├── LocalModelServerError     the local model server could not start
     ├── DocumentNotFoundError     no indexed document has that id
+    ├── KnowledgeBaseNotFoundError  no knowledge base has that name
+    ├── KnowledgeBaseConflictError  the knowledge base exists already, or is the default one
     ├── SearchTimeoutError        embedding the question or searching took too long
     ├── EmbeddingMismatchError    the collection was indexed with another embedding model
     ├── StoreUnavailableError     the Chroma server (or Redis, for the write lock) does not answer
@@ -40,6 +42,14 @@ class LocalModelServerError(StreamingRagError):
 
 class DocumentNotFoundError(StreamingRagError):
     """No indexed document has the id a request named."""
+
+
+class KnowledgeBaseNotFoundError(StreamingRagError):
+    """No knowledge base (Chroma collection of ours) has the name a request named."""
+
+
+class KnowledgeBaseConflictError(StreamingRagError):
+    """A knowledge base of that name exists already, or the default one was to be deleted."""
 
 
 class SearchTimeoutError(StreamingRagError):
@@ -110,7 +120,7 @@ def error_event_for(exc: BaseException) -> ErrorEvent:
         return ErrorEvent(code="invalid", message=describe_validation_error(exc), retryable=False)
     if isinstance(exc, SearchTimeoutError):
         return ErrorEvent(code="search_timeout", message=str(exc), retryable=True)
-    if isinstance(exc, DocumentNotFoundError):
+    if isinstance(exc, DocumentNotFoundError | KnowledgeBaseNotFoundError):
         return ErrorEvent(code="not_found", message=str(exc), retryable=False)
     if isinstance(exc, DocumentError):
         return ErrorEvent(code="bad_document", message=str(exc), retryable=False)

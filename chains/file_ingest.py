@@ -85,7 +85,7 @@ async def watch_files(
         touched = sorted({Path(path) for _, path in changes})
         gone = [p for p in touched if not p.exists()]
         for path in gone:
-            removed = await ingestor.remove(file_doc_id(path))
-            yield FileResult(path, file_doc_id(path), "removed", removed)
+            removed = await ingestor.remove([file_doc_id(path)])
+            yield FileResult(path, file_doc_id(path), "removed", removed[file_doc_id(path)])
         async for result in index_files(ingestor, [p for p in touched if p.exists()]):
             yield result

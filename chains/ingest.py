@@ -24,7 +24,7 @@ import contextlib
 import functools
 import hashlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -33,7 +33,7 @@ from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field, field_validator
 
-from chains.errors import IndexingError, error_event_for
+from chains.errors import DocumentNotFoundError, IndexingError, error_event_for
 from chains.events import (
     DocErrorEvent,
     DocStageEvent,
@@ -129,12 +129,13 @@ def document_text(store: Chroma, doc_id: str) -> str | None:
         return None
     pairs = list(zip(found["documents"] or [], found["metadatas"] or [], strict=True))
     newest = max(version_of(meta) for _, meta in pairs)
-    chunks = sorted(
-        ((content, meta) for content, meta in pairs if version_of(meta) == newest),
-        key=lambda chunk: int(chunk[1].get("chunk_index", 0)),
-    )
+    return assemble_text([(content, meta) for content, meta in pairs if version_of(meta) == newest])
+
+
+def assemble_text(chunks: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """One version's ``(text, metadata)`` chunks put back together (see :func:`document_text`)."""
     text = ""
-    for content, metadata in chunks:
+    for content, metadata in sorted(chunks, key=lambda chunk: int(chunk[1].get("chunk_index", 0))):
         start = metadata.get("start_index")
         if not isinstance(start, int) or start < 0:  # no offset, or the splitter lost it
             start = len(text) + 2 if text else 0
@@ -196,16 +197,40 @@ def repair_interrupted_replacements(store: Chroma) -> dict[str, int]:
     return {doc_id: len(ids) for doc_id, ids in stale.items()}
 
 
-def delete_document(
-    store: Chroma, doc_id: str, lock: AbstractContextManager[object] | None = None
-) -> int:
-    """Remove every chunk of ``doc_id``; returns how many were removed."""
+def delete_documents(
+    store: Chroma,
+    doc_ids: Sequence[str],
+    lock: AbstractContextManager[object] | None = None,
+    *,
+    missing_ok: bool = True,
+) -> dict[str, int]:
+    """Remove every chunk of each document; returns how many chunks each one had.
+
+    All in one write under the ``lock``, stamped as a change, so keyword search
+    rebuilds at its next question in every process. An answer already streaming keeps
+    the sources it was sent.
+
+    Raises:
+        DocumentNotFoundError: ``missing_ok`` is false and a document has no chunks;
+            nothing is deleted then.
+
+    """
+    wanted = list(dict.fromkeys(doc_ids))
     with lock or contextlib.nullcontext():
-        ids = store.get(where={"doc_id": doc_id}, include=[])["ids"]
-        if ids:
-            store.delete(ids=ids)
+        found = store.get(where={"doc_id": {"$in": wanted}}, include=["metadatas"])  # type: ignore[dict-item]
+        counts = dict.fromkeys(wanted, 0)
+        for chunk_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True):
+            counts[doc_id_of(chunk_id, metadata)] += 1
+        missing = [doc_id for doc_id, count in counts.items() if count == 0]
+        if missing and not missing_ok:
+            raise DocumentNotFoundError(
+                f"no indexed document has the id {', '.join(map(repr, missing))}; "
+                "nothing was deleted"
+            )
+        if found["ids"]:
+            store.delete(ids=found["ids"])
             mark_changed(store)
-    return len(ids)
+    return counts
 
 
 def collection_size(store: Chroma) -> int:
@@ -281,9 +306,19 @@ class Ingestor:
             elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
-    async def remove(self, doc_id: str) -> int:
-        """Delete every chunk of ``doc_id``; returns how many were removed."""
-        return await asyncio.to_thread(delete_document, self.store, doc_id, self.lock)
+    async def remove(self, doc_ids: Sequence[str], *, missing_ok: bool = True) -> dict[str, int]:
+        """Delete every chunk of each document; returns how many each had.
+
+        Raises:
+            DocumentNotFoundError: ``missing_ok`` is false and one is not indexed.
+
+        """
+        return await asyncio.to_thread(
+            functools.partial(delete_documents, missing_ok=missing_ok),
+            self.store,
+            doc_ids,
+            self.lock,
+        )
 
     async def _index_one(self, doc: InputDocument, index: int) -> AsyncIterator[DocStageEvent]:
         """The stages of one document, each reported as it is reached."""

@@ -34,6 +34,7 @@ from chains.conversation import (
     standalone_question,
 )
 from chains.events import MetadataValue, Source
+from chains.knowledge_bases import KbName, kb_option
 from chains.prompt import RAG_PROMPT, format_sources
 
 MAX_QUESTION_CHARS = 2000
@@ -49,7 +50,7 @@ NOT_IN_KNOWLEDGE_BASE = "I could not find this in the knowledge base."
 # Every optional field has a concrete default rather than None: the LangServe playground's
 # form renderer rejects null defaults and {"type": "null"} schema branches.
 class RagInput(BaseModel):
-    """A question, how many sources, an optional metadata filter and the earlier turns."""
+    """A question, how many sources, a metadata filter, the earlier turns, the knowledge base."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -60,6 +61,7 @@ class RagInput(BaseModel):
         description='Flat metadata equality filter, e.g. {"topic": "streaming"}; {} for none.',
     )
     chat_history: ChatHistory = []
+    kb: KbName = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -176,7 +178,11 @@ def build_rag_chain(
 
     async def retrieve(request: dict[str, Any], config: RunnableConfig) -> list[Document]:
         return await retriever.ainvoke(
-            request["search_query"], config, k=request["k"], filter=request["filter"]
+            request["search_query"],
+            config,
+            k=request["k"],
+            filter=request["filter"],
+            **kb_option(request["kb"]),
         )
 
     def to_sources(request: dict[str, Any]) -> list[dict[str, Any]]:

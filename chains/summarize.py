@@ -50,6 +50,7 @@ from chains.events import (
     TokenEvent,
 )
 from chains.ingest import content_doc_id
+from chains.knowledge_bases import KbName
 
 PART_CHARS = 2400
 """About 600 tokens: a part, its instructions and its summary fit a 2,048-token slot."""
@@ -98,6 +99,7 @@ class SummaryRequest(BaseModel):
     content: str = Field("", max_length=MAX_SUMMARY_INPUT_CHARS, description="The text.")
     title: str = Field("", max_length=300, description="Shown to the model; optional.")
     doc_id: str = Field("", max_length=256, description="An indexed document instead.")
+    kb: KbName = ""
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> Self:
@@ -119,7 +121,7 @@ class StreamingSummarizer(EventRunnable[SummaryEvent]):
     """Summarize one document, streaming its progress and the summary's tokens.
 
     Example:
-        >>> summarizer = StreamingSummarizer(llm, lookup=lambda doc_id: None, concurrency=4)
+        >>> summarizer = StreamingSummarizer(llm, lookup=lambda doc_id, kb: None, concurrency=4)
         >>> async for event in summarizer.astream({"content": long_text, "title": "GPL"}):
         ...     print(event.type)  # summary_start, summary_chunk..., token..., summary_done
 
@@ -129,7 +131,7 @@ class StreamingSummarizer(EventRunnable[SummaryEvent]):
         self,
         llm: BaseChatModel,
         *,
-        lookup: Callable[[str], str | None],
+        lookup: Callable[[str, str], str | None],
         concurrency: int = 4,
         part_chars: int = PART_CHARS,
         reduce_chars: int = REDUCE_CHARS,
@@ -167,9 +169,12 @@ class StreamingSummarizer(EventRunnable[SummaryEvent]):
         if not request.doc_id:
             document_id = content_doc_id(request.content)  # its id if it were indexed
             return SummarySource(document_id, request.title, request.content.strip())
-        text = await asyncio.to_thread(self.lookup, request.doc_id)
+        text = await asyncio.to_thread(self.lookup, request.doc_id, request.kb)
         if text is None:
-            raise DocumentNotFoundError(f"no indexed document has the id {request.doc_id!r}")
+            where = f" in the knowledge base {request.kb!r}" if request.kb else ""
+            raise DocumentNotFoundError(
+                f"no indexed document has the id {request.doc_id!r}{where}"
+            )
         return SummarySource(request.doc_id, request.title, text.strip())
 
     async def astream(

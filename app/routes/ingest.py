@@ -7,7 +7,8 @@ same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
 anything starts (422); each document is then validated on its own, so a bad one
 becomes a ``doc_error`` and the others are indexed. A failure of the run as a whole
 is the stream's one ``error`` event, or a 503/500 JSON error from ``POST /index``.
-Writes need the API key when ``RAG_API_KEY`` is set.
+Writes need the API key when ``RAG_API_KEY`` is set. ``kb`` (in the JSON body, or
+``?kb=`` for uploads) names the knowledge base to write; an unknown one is a 404.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep, require_api_key
+from app.deps import KnowledgeBaseDep, ServicesDep, open_kb, require_api_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+from chains.knowledge_bases import KbName
 from chains.loaders import load_upload
 
 router = APIRouter(tags=["ingestion"], dependencies=[Depends(require_api_key)])
@@ -32,6 +34,7 @@ class IndexRequest(BaseModel):
     """Documents to index: ``{"id"?: str, "content": str, "metadata"?: {...}}`` each."""
 
     documents: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_DOCUMENTS)
+    kb: KbName = ""
 
 
 @router.post("/index")
@@ -39,7 +42,8 @@ async def index(body: IndexRequest, services: ServicesDep) -> dict[str, Any]:
     """Index the documents; answer with what happened to each one, in request order."""
     outcomes: dict[int, dict[str, Any]] = {}
     summary: dict[str, Any] = {}
-    async for event in services.metrics.observe_ingest(services.ingestor.run(body.documents)):
+    kb = await open_kb(services, body.kb)
+    async for event in services.metrics.observe_ingest(kb.ingestor.run(body.documents)):
         if event.type == "doc_stage" and event.stage == "ready":
             outcomes[event.index] = {
                 "doc_id": event.doc_id,
@@ -70,16 +74,18 @@ def _in_order(outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
 @router.post("/index/sse", response_class=EventSourceResponse)
 async def index_sse(body: IndexRequest, services: ServicesDep) -> EventSourceResponse:
     """Index the documents, streaming each one's stages as server-sent events."""
-    events = services.shutdown.guard(
-        services.metrics.observe_ingest(services.ingestor.run(body.documents))
+    kb = await open_kb(services, body.kb)
+    events = services.metrics.observe_ingest(kb.ingestor.run(body.documents))
+    return EventSourceResponse(
+        encode(services.shutdown.guard(events)), headers=SSE_HEADERS, ping=PING_SECONDS
     )
-    return EventSourceResponse(encode(events), headers=SSE_HEADERS, ping=PING_SECONDS)
 
 
 @router.post("/index/files/sse", response_class=EventSourceResponse)
 async def index_files_sse(
     files: Annotated[list[UploadFile], File(description="`.txt`, `.md`, `.html` or `.pdf`")],
     services: ServicesDep,
+    kb: KnowledgeBaseDep,
 ) -> EventSourceResponse:
     """Index uploaded files, streaming each one's stages; ``index`` is the file's position.
 
@@ -90,5 +96,5 @@ async def index_files_sse(
     if len(files) > MAX_DOCUMENTS:
         raise HTTPException(status_code=422, detail=f"at most {MAX_DOCUMENTS} files per request")
     loads = [functools.partial(load_upload, f.filename or "", await f.read()) for f in files]
-    events = services.shutdown.guard(services.metrics.observe_ingest(services.ingestor.run(loads)))
+    events = services.shutdown.guard(services.metrics.observe_ingest(kb.ingestor.run(loads)))
     return EventSourceResponse(encode(events), headers=SSE_HEADERS, ping=PING_SECONDS)

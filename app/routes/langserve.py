@@ -6,6 +6,8 @@ Departure from LangServe's default: LangServe validates the request ``config`` a
 a model that ignores unknown keys, so a misspelt option would be dropped silently. The
 per-request hook below rejects any key that is not part of ``RunnableConfig`` (and any
 ``configurable`` field, since the chain declares none) with a 422 naming the key.
+An input naming an unknown knowledge base (``kb``) is a 404 before any chunk, as on the
+hand-written routes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from langchain_core.runnables import Runnable, RunnableConfig
 from langserve import add_routes
 
-from app.deps import require_read_key
+from app.deps import ServicesDep, open_kb, require_read_key
+from chains.knowledge_bases import valid_kb_name
 
 _ALLOWED_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__)
 
@@ -48,6 +51,31 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
                 ],
             )
     return config
+
+
+async def reject_unknown_kb(request: Request, services: ServicesDep) -> None:
+    """404 before any chunk when an input names a knowledge base that does not exist.
+
+    A name that breaks Chroma's rules is left to LangServe's validation (a 422).
+    """
+    if request.method != "POST":
+        return
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):
+        return
+    if not isinstance(body, dict):
+        return
+    inputs = body.get("inputs")
+    for item in inputs if isinstance(inputs, list) else [body.get("input")]:
+        name = item.get("kb") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        try:
+            valid_kb_name(name)
+        except ValueError:
+            continue
+        await open_kb(services, name)
 
 
 async def reject_unusable_body(request: Request) -> None:
@@ -97,5 +125,9 @@ def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]])
             path=path,
             per_req_config_modifier=reject_unknown_config,
             enable_feedback_endpoint=False,
-            dependencies=[Depends(require_read_key), Depends(reject_unusable_body)],
+            dependencies=[
+                Depends(require_read_key),
+                Depends(reject_unusable_body),
+                Depends(reject_unknown_kb),
+            ],
         )

@@ -8,6 +8,7 @@ a failure is one ``error`` event, then the end.
 Streams are resumable (:mod:`app.resume`) unless ``RAG_RESUME_GRACE_S`` is 0: event ids
 are ``<stream>-<n>``, and ``GET /rag/sse`` with a ``Last-Event-ID`` header sends the
 events after that one, then the live rest (404 when no buffer holds the stream).
+A ``kb`` naming no knowledge base is a 404 before any event.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep, require_read_key
+from app.deps import ServicesDep, open_kb, require_read_key
 from app.resume import ResumableStreams, ResumeGapError, UnknownStreamError, parse_event_id
 from app.services import Services
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
@@ -56,6 +57,7 @@ async def rag_sse_get(
     filter: str | None = Query(None, description='JSON metadata filter, e.g. {"topic":"x"}.'),
     stream_sources: bool = Query(True),
     progressive: bool | None = Query(None, description="Progressive context (waves)."),
+    kb: str = Query("", description="Knowledge base (GET /kbs); empty: the default."),
     last_event_id: str | None = Header(
         None, description="Resume the stream this event id belongs to, after that event."
     ),
@@ -71,7 +73,7 @@ async def rag_sse_get(
         raise RequestValidationError(
             [{"loc": ["query", "q"], "msg": "Field required", "type": "missing"}]
         )
-    body: dict[str, Any] = {"question": q, "stream_sources": stream_sources}
+    body: dict[str, Any] = {"question": q, "stream_sources": stream_sources, "kb": kb}
     if progressive is not None:
         body["progressive"] = progressive
     if k is not None:
@@ -103,6 +105,7 @@ async def _respond(services: Services, body: Any) -> EventSourceResponse:
         request: StreamRequest = stream.input_model.model_validate(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
+    await open_kb(services, request.kb)  # an unknown knowledge base: 404, before any event
     if services.resumable is None:
         events = encode(stream.astream(request))
     else:

@@ -6,17 +6,16 @@ and this route streams its events with the encoder and framing of ``/rag/sse``: 
 resolves the document first, then iterates ``summarize()``, which ``astream()`` calls
 too, so the document is read once.
 Before the stream starts: a body that is not one document (empty, both or neither of
-``content`` and ``doc_id``, too long) is a 422, and an unknown ``doc_id`` a 404.
+``content`` and ``doc_id``, too long) is a 422, and an unknown ``doc_id`` or ``kb`` a 404.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep, require_read_key
+from app.deps import ServicesDep, open_kb, require_read_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
-from chains.errors import DocumentNotFoundError
 from chains.summarize import SummaryRequest
 
 router = APIRouter(
@@ -27,10 +26,8 @@ router = APIRouter(
 @router.post("/sse", response_class=EventSourceResponse)
 async def summarize_sse(body: SummaryRequest, services: ServicesDep) -> EventSourceResponse:
     """Summarize a document given inline or by id: progress per part, then the summary."""
-    try:
-        source = await services.summarizer.resolve(body)
-    except DocumentNotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    await open_kb(services, body.kb)
+    source = await services.summarizer.resolve(body)  # an unknown doc_id: 404
     return EventSourceResponse(
         encode(services.shutdown.guard(services.summarizer.summarize(source))),
         headers=SSE_HEADERS,

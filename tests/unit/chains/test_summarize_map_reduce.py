@@ -67,7 +67,7 @@ class RecordingChat(BaseChatModel):
 
 
 def summarizer(llm, **kwargs):
-    return StreamingSummarizer(llm, lookup=lambda doc_id: None, **kwargs)
+    return StreamingSummarizer(llm, lookup=lambda doc_id, kb: None, **kwargs)
 
 
 async def collect(stream):
