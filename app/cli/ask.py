@@ -1,4 +1,4 @@
-"""``streaming-rag ask "question" [-k N] [--url URL]``: one answer on the terminal.
+"""``streaming-rag ask "question" [-k N] [--kb NAME] [--url URL]``: one answer on the terminal.
 
 Sources first, the answer as it streams, then citations and metrics. In process it
 iterates the same event runnable the server does; with ``--url`` it reads a running
@@ -28,6 +28,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     request: dict[str, object] = {"question": args.question}
     if args.k:
         request["k"] = args.k
+    if args.kb:
+        request["kb"] = args.kb
     if args.url:
         last = asyncio.run(print_events(read_remote_events(args.url, request)))
     else:

@@ -1,4 +1,4 @@
-"""``streaming-rag chat [-k N] [--url URL]``: a conversation on the terminal.
+"""``streaming-rag chat [-k N] [--kb NAME] [--url URL]``: a conversation on the terminal.
 
 Each line you type is a question; every answer streams as ``ask`` prints it, and the
 turns so far travel as ``chat_history``, so a follow-up ("and how does it scale?") is
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,16 +30,18 @@ Ask = Callable[[dict[str, Any]], AsyncIterator[RagEvent]]
 def cmd_chat(args: argparse.Namespace) -> int:
     """Run the conversation loop until the user ends it; exit status 0."""
     if args.url:
-        return asyncio.run(_converse(lambda request: read_remote_events(args.url, request), args.k))
+        return asyncio.run(
+            _converse(functools.partial(read_remote_events, args.url), args.k, args.kb)
+        )
     from app.services import build_services
 
     settings = Settings()
     with model_server(settings):
         stream = build_services(settings).event_stream
-        return asyncio.run(_converse(stream.astream, args.k))
+        return asyncio.run(_converse(stream.astream, args.k, args.kb))
 
 
-async def _converse(ask: Ask, k: int | None) -> int:
+async def _converse(ask: Ask, k: int | None, kb: str = "") -> int:
     """Read questions, stream answers, keep the history (the newest 20 messages)."""
     out = Console(highlight=False)
     out.print("[dim]Ask a question; /new starts over, an empty line or /exit ends.[/dim]")
@@ -57,6 +60,8 @@ async def _converse(ask: Ask, k: int | None) -> int:
         request: dict[str, Any] = {"question": question, "chat_history": history}
         if k:
             request["k"] = k
+        if kb:
+            request["kb"] = kb
         last = await print_events(ask(request))
         if last is not None and last.type == "done":
             history.append({"role": "user", "content": question})

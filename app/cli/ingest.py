@@ -1,4 +1,7 @@
-"""``streaming-rag ingest PATH... [--watch]``: files into the index, with progress."""
+"""``streaming-rag ingest PATH... [--watch] [--kb NAME]``: files into the index, with progress.
+
+``--kb`` names the knowledge base to write; one that does not exist yet is created.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from app.settings import Settings
 if TYPE_CHECKING:
     from app.services import Services
     from chains.file_ingest import FileResult
+    from chains.knowledge_bases import KnowledgeBase
 
 SUMMARY_ROWS = 50
 """Above this many files the summary lists only failures, plus the totals."""
@@ -36,15 +40,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.watch and (missing := [str(p) for p in paths if not p.exists()]):
         console.print(f"[red]error:[/red] cannot watch what does not exist: {', '.join(missing)}")
         return 2
-    services = build_services(Settings())
+    kb = _open_or_create(build_services(Settings()), args.kb)
     try:
-        return asyncio.run(_ingest(paths, services, watch=args.watch))
+        return asyncio.run(_ingest(paths, kb, watch=args.watch))
     except KeyboardInterrupt:
         console.print("stopped watching")
         return 0
 
 
-async def _ingest(paths: list[Path], services: Services, *, watch: bool) -> int:
+def _open_or_create(services: Services, name: str) -> KnowledgeBase:
+    """The knowledge base ``name`` names, created (and said so) when it is new."""
+    from chains.errors import KnowledgeBaseNotFoundError
+
+    try:
+        return services.kbs.get(name)
+    except KnowledgeBaseNotFoundError:
+        console.print(f"created the knowledge base {escape(name)}")
+        return services.kbs.create(name)
+
+
+async def _ingest(paths: list[Path], kb: KnowledgeBase, *, watch: bool) -> int:
     """Index what is there now with a progress bar and summary, then follow if asked."""
     from chains.file_ingest import index_files, watch_files
     from chains.ingest import collection_size
@@ -59,14 +74,14 @@ async def _ingest(paths: list[Path], services: Services, *, watch: bool) -> int:
     if files:
         with Progress(console=console) as progress:
             task = progress.add_task("indexing", total=len(files))
-            async for result in index_files(services.ingestor, files):
+            async for result in index_files(kb.ingestor, files):
                 results.append(result)
                 progress.advance(task)
         elapsed = time.perf_counter() - started
-        console.print(_summary_table(results, collection_size(services.store), elapsed))
+        console.print(_summary_table(results, collection_size(kb.store), elapsed))
     if watch:
         console.print(f"watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop)")
-        async for result in watch_files(paths, services.ingestor):
+        async for result in watch_files(paths, kb.ingestor):
             console.print(_result_line(result))
     return 1 if any(r.status == "failed" for r in results) else 0
 

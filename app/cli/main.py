@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, chat, summarize.
+"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, chat, summarize, docs.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -18,6 +18,7 @@ from app.cli._console import console
 from app.cli.ask import cmd_ask
 from app.cli.chat import cmd_chat
 from app.cli.chroma import cmd_chroma
+from app.cli.docs import add_docs_parser, add_kb_option
 from app.cli.ingest import cmd_ingest
 from app.cli.serve import cmd_llm, cmd_serve
 from app.cli.summarize import cmd_summarize
@@ -45,21 +46,26 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--watch", action="store_true", help="then re-index changes and drop deleted files"
     )
+    add_kb_option(ingest)
     ingest.set_defaults(func=cmd_ingest)
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=None)
     ask.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
+    add_kb_option(ask)
     ask.set_defaults(func=cmd_ask)
     chat = commands.add_parser("chat", help="a conversation: follow-ups keep the history")
     chat.add_argument("-k", type=int, default=None)
     chat.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
+    add_kb_option(chat)
     chat.set_defaults(func=cmd_chat)
     summarize = commands.add_parser("summarize", help="summarize a long document")
     which = summarize.add_mutually_exclusive_group(required=True)
     which.add_argument("path", nargs="?", metavar="PATH", help="a .txt, .md, .html or .pdf file")
     which.add_argument("--id", help="the doc_id of an indexed document instead")
+    add_kb_option(summarize)
     summarize.set_defaults(func=cmd_summarize)
+    add_docs_parser(commands)
     return parser
 
 

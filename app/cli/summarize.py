@@ -1,4 +1,4 @@
-"""``streaming-rag summarize PATH | --id ID``: a long document's summary on the terminal.
+"""``streaming-rag summarize PATH | --id ID [--kb NAME]``: a long document's summary.
 
 A progress bar (on stderr) follows the parts as the model summarizes them, then the
 summary streams to stdout token by token, then one metrics line. It runs in process,
@@ -28,7 +28,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     from chains.loaders import load_file
 
     if args.id:
-        request = {"doc_id": args.id}
+        request = {"doc_id": args.id, "kb": args.kb}
     else:
         try:
             document = load_file(Path(args.path))

@@ -3,9 +3,13 @@
 // aborts the fetch and cancels the answer at the server, which stops the model request.
 // Finished turns stay on screen above (thread.js) and go with a follow-up as its
 // `chat_history`; "New chat" forgets them.
+// The knowledge-base selector picks what questions, uploads, summaries and the Documents
+// panel use.
 // `document.body.dataset.stream` says where the stream is (running, done, stopped,
 // failed), for people's styles and for the browser tests.
 import { AnswerView } from "./answer.js";
+import { DocumentsPanel } from "./documents.js";
+import { KbSelector } from "./knowledge_bases.js";
 import { HttpError, answerEvents, cancelStream } from "./sse.js";
 import { SourceList } from "./sources.js";
 import { SummaryPanel } from "./summarize.js";
@@ -13,7 +17,11 @@ import { Thread } from "./thread.js";
 import { UploadArea } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
-const summary = new SummaryPanel($("summary-panel"));
+const kbs = new KbSelector($("kb"), { onChange: () => { newChat(); documents.refresh(); } });
+const documents = new DocumentsPanel($("documents-panel"), {
+  kb: () => kbs.current(), onUnauthorized: () => { $("api-key-box").open = true; },
+});
+const summary = new SummaryPanel($("summary-panel"), { kb: () => kbs.current() });
 const sources = new SourceList($("sources"), {
   onSummarize: (docId, title) => summary.summarize(docId, title),
 });
@@ -23,6 +31,7 @@ const thread = new Thread($("thread"), {
 });
 new UploadArea({
   zone: $("drop-zone"), input: $("files"), list: $("uploads"), keyBox: $("api-key-box"),
+  kb: () => kbs.current(), onDone: () => documents.refresh(),
 });
 
 let controller = null;
@@ -71,6 +80,7 @@ async function ask(question) {
   const history = thread.history();
   if (history.length) body.chat_history = history;
   if ($("progressive").checked) body.progressive = true;
+  if (kbs.current()) body.kb = kbs.current();
   const turn = { question, sources: [] };
   let ended = false;
   try {
@@ -168,7 +178,7 @@ $("ask").addEventListener("submit", (event) => {
 });
 $("api-key-form").addEventListener("submit", (event) => event.preventDefault());
 $("stop").addEventListener("click", stop);
-$("new-chat").addEventListener("click", () => {
+function newChat() {
   stop();
   thread.clear();
   sources.clear();
@@ -179,9 +189,12 @@ $("new-chat").addEventListener("click", () => {
   $("status").textContent = "New conversation.";
   footer();
   $("question").focus();
-});
+}
+
+$("new-chat").addEventListener("click", newChat);
 $("retry").addEventListener("click", () => ask(lastQuestion));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") stop();
 });
 setState("idle");
+kbs.load().then(() => documents.refresh());

@@ -4,8 +4,10 @@ import { renderMarkdown } from "./markdown.js";
 import { streamEvents } from "./sse.js";
 
 export class SummaryPanel {
-  constructor(panel) {
+  /** `kb()` names the knowledge base the documents are summarized from. */
+  constructor(panel, { kb }) {
     this.panel = panel;
+    this.kb = kb;
     this.title = panel.querySelector("#summary-title");
     this.progress = panel.querySelector("#summary-progress");
     this.status = panel.querySelector("#summary-status");
@@ -31,7 +33,7 @@ export class SummaryPanel {
     let written = "";
     try {
       for await (const event of streamEvents("/summarize/sse", {
-        json: { doc_id: docId }, signal: controller.signal,
+        json: { doc_id: docId, kb: this.kb() }, signal: controller.signal,
       })) {
         if (event.type === "summary_start") {
           this.status.textContent = `Summarizing ${event.total_chunks} part(s) of ` +

@@ -1,5 +1,6 @@
 // The upload area: files dropped or picked go to `POST /index/files/sse` in one request,
 // and each file's row follows its ingestion stages live, until `ready` or its error.
+// The files go to the knowledge base `kb()` names; `onDone` hears when a batch has ended.
 import { streamEvents } from "./sse.js";
 
 const STAGES = ["received", "chunked", "embedding", "embedded", "indexing", "ready"];
@@ -22,9 +23,11 @@ function row(file) {
 }
 
 export class UploadArea {
-  constructor({ zone, input, list, keyBox }) {
+  constructor({ zone, input, list, keyBox, kb, onDone }) {
     this.list = list;
     this.keyBox = keyBox;
+    this.kb = kb;
+    this.onDone = onDone;
     input.addEventListener("change", () => {
       this.upload([...input.files]);
       input.value = "";
@@ -55,7 +58,8 @@ export class UploadArea {
     };
     let ended = false;
     try {
-      for await (const event of streamEvents("/index/files/sse", { body: form })) {
+      const url = "/index/files/sse" + (this.kb() ? `?kb=${encodeURIComponent(this.kb())}` : "");
+      for await (const event of streamEvents(url, { body: form })) {
         if (event.type === "doc_stage") {
           const chunks = event.num_chunks_indexed ?? event.num_chunks;
           const detail = event.stage === "ready" ? `ready · ${chunks} chunk(s)` : event.stage;
@@ -73,6 +77,7 @@ export class UploadArea {
       if (error.status === 401) this.keyBox.open = true;
       this.failRest(rows, error.message);
     }
+    this.onDone();
   }
 
   failRest(rows, message) {

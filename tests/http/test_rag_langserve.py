@@ -89,11 +89,11 @@ async def test_schema_docs_and_playground_pages_render(live_server, path):
     assert response.status_code == 200
 
 
-async def test_input_schema_declares_question_k_filter_and_chat_history(live_server):
+async def test_input_schema_declares_question_k_filter_chat_history_and_kb(live_server):
     async with httpx.AsyncClient(base_url=live_server) as client:
         schema = (await client.get("/rag/input_schema")).json()
     assert schema["required"] == ["question"]
-    assert set(schema["properties"]) == {"question", "k", "filter", "chat_history"}
+    assert set(schema["properties"]) == {"question", "k", "filter", "chat_history", "kb"}
     history = schema["properties"]["chat_history"]
     assert history["maxItems"] == 20 and history["default"] == []
 
