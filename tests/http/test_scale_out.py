@@ -7,7 +7,6 @@ answer so that it can be cut mid-stream.
 """
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
@@ -17,7 +16,7 @@ import time
 import httpx
 import psutil
 import pytest
-import redis
+from server_mode import redis_server, server_mode
 from sse_helpers import (
     CLI,
     assert_well_formed_answer,
@@ -28,63 +27,14 @@ from sse_helpers import (
 )
 from test_resume import QUESTION, read_until_tokens, resume
 
-from app.chroma_server import ChromaServer
 from app.llm_server import LocalModelServer
 from app.server import create_app
 from bench.harness import free_port
-from bench.scripted_llm import Script, ScriptedLLM
+from bench.scripted_llm import Script
 from chains.errors import EmbeddingMismatchError
 from chains.loaders import file_doc_id
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("chroma-server")
-    with ChromaServer(path=home / "data", port=free_port(), log_path=home / "chroma.log") as server:
-        yield server
-
-
-@contextlib.contextmanager
-def redis_server(home):
-    """Debian's redis-server on a free loopback port, nothing persisted; yields its URL."""
-    port = free_port()
-    with (home / "redis.log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                *("redis-server", "--bind", "127.0.0.1", "--port", str(port)),
-                *("--save", "", "--appendonly", "no", "--dir", str(home)),
-            ],
-            stdout=log,
-            stderr=log,
-        )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline and process.poll() is None, "redis did not start"
-            time.sleep(0.05)
-    client.close()
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-def server_mode(chroma_server, collection):
-    """The settings that put a service on the shared Chroma server."""
-    return {"chroma_host": "127.0.0.1", "chroma_port": chroma_server.port, "collection": collection}
 
 
 async def test_rag_sse_flow_against_a_chroma_server_while_the_cli_writes_to_it(
@@ -123,32 +73,6 @@ async def test_rag_sse_flow_against_a_chroma_server_while_the_cli_writes_to_it(
     assert keyword_hits and keyword_hits[0].metadata["doc_id"] == file_doc_id(note)
 
 
-@pytest.fixture(scope="module")
-def pacer(serve):
-    """The scripted model server both workers use, so an answer can be cut mid-way."""
-    record = ScriptedLLM()
-    with serve(record.app()) as server:
-        record.url = server.url
-        yield record
-
-
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory, chroma_server, redis_url, pacer):
-    """Two `streaming-rag serve` processes on one Chroma server, one Redis, one model."""
-    env = {
-        **server_mode(chroma_server, "workers"),
-        "redis_url": redis_url,
-        "llm_base_url": pacer.base_url,
-        "llm_model": "scripted",
-        "resume_grace_s": 5,
-    }
-    started = [start_serve(tmp_path_factory.mktemp(f"worker{n}"), **env) for n in (1, 2)]
-    yield [url for _, url in started]
-    for process, _ in started:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 async def test_document_indexed_through_one_worker_is_answerable_from_the_other_at_once(
     two_workers, pacer
 ):
@@ -166,6 +90,28 @@ async def test_document_indexed_through_one_worker_is_answerable_from_the_other_
     assert ready["resume_buffer"] == {"ok": True, "redis": True}
     assert_well_formed_answer(events)
     assert of_type(events, "source")[0]["doc_id"] == "quokka"
+
+
+async def test_document_deleted_through_one_worker_is_gone_from_the_others_next_answer(
+    two_workers, pacer
+):
+    first, second = two_workers
+    pacer.script = Script(tokens=8)
+    doc = {"id": "numbat", "content": "The numbat roster lists QX-9183 termites per numbat."}
+    question = {"question": "QX-9183 numbat roster", "progressive": True}
+    async with httpx.AsyncClient(timeout=60) as client:
+        assert (await client.post(f"{first}/index", json={"documents": [doc]})).status_code == 200
+        before = await read_events(second, json=question)  # the second worker's BM25 holds it
+        deleted = await client.delete(f"{first}/documents/numbat")
+        listed = (await client.get(f"{second}/documents", params={"q": "numbat"})).json()
+        opened = await client.get(f"{second}/documents/numbat")
+    after = await read_events(second, json=question)
+
+    assert "numbat" in {s["doc_id"] for s in of_type(before, "source")}
+    assert deleted.status_code == 200 and deleted.json()["deleted"][0]["doc_id"] == "numbat"
+    assert listed["total"] == 0 and opened.status_code == 404
+    assert after[-1][1] == "done" and not of_type(after, "error")
+    assert "numbat" not in {s["doc_id"] for s in of_type(after, "source")}
 
 
 async def test_answer_cut_on_one_worker_resumes_on_the_other_through_redis(two_workers, pacer):
