@@ -11,6 +11,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
@@ -33,14 +34,35 @@ async def open_kb(services: Services, name: str) -> KnowledgeBase:
     return await asyncio.to_thread(services.kbs.get, name)
 
 
-async def _kb_from_query(
-    services: ServicesDep,
-    kb: Annotated[
-        str,
-        Query(max_length=63, description="Knowledge base (GET /kbs); empty: the default."),
-        AfterValidator(valid_kb_name),
-    ] = "",
-) -> KnowledgeBase:
+KbQuery = Annotated[
+    str,
+    Query(max_length=63, description="Knowledge base (GET /kbs); empty: the default."),
+    AfterValidator(valid_kb_name),
+]
+"""``?kb=``: the knowledge base a request names; every route takes it."""
+
+
+def kb_of(in_body: str, in_query: str) -> str:
+    """The knowledge base a request names in its JSON body or as ``?kb=``.
+
+    Both doors are open so that no client's ``kb`` is silently ignored; naming two
+    different ones is a 422.
+    """
+    if in_body and in_query and in_body != in_query:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["query", "kb"],
+                    "msg": f"the body names the knowledge base {in_body!r} and the query "
+                    f"{in_query!r}; name one",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return in_body or in_query
+
+
+async def _kb_from_query(services: ServicesDep, kb: KbQuery = "") -> KnowledgeBase:
     return await open_kb(services, kb)
 
 

@@ -23,6 +23,7 @@ from bench import (
     conversation,
     engine,
     ingestion,
+    knowledge_bases,
     llm_overhead,
     quality,
     retrieval,
@@ -145,6 +146,9 @@ async def main(work: Path) -> list[Section]:
 
         log("15. conversations: follow-up recall and timing, both draft modes")
         sections.append(conversation.section(await conversation.run(work, logs)))
+
+        log("16. knowledge bases: listing and deleting at 10k chunks")
+        sections.append(knowledge_bases.section(await knowledge_bases.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -7,8 +7,8 @@ same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
 anything starts (422); each document is then validated on its own, so a bad one
 becomes a ``doc_error`` and the others are indexed. A failure of the run as a whole
 is the stream's one ``error`` event, or a 503/500 JSON error from ``POST /index``.
-Writes need the API key when ``RAG_API_KEY`` is set. ``kb`` (in the JSON body, or
-``?kb=`` for uploads) names the knowledge base to write; an unknown one is a 404.
+Writes need the API key when ``RAG_API_KEY`` is set. ``kb`` (in the JSON body or as
+``?kb=``; uploads: ``?kb=``) names the knowledge base to write; an unknown one is a 404.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import KnowledgeBaseDep, ServicesDep, open_kb, require_api_key
+from app.deps import KbQuery, KnowledgeBaseDep, ServicesDep, kb_of, open_kb, require_api_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from chains.knowledge_bases import KbName
 from chains.loaders import load_upload
@@ -38,12 +38,14 @@ class IndexRequest(BaseModel):
 
 
 @router.post("/index")
-async def index(body: IndexRequest, services: ServicesDep) -> dict[str, Any]:
+async def index(
+    body: IndexRequest, services: ServicesDep, kb: KbQuery = ""
+) -> dict[str, Any]:
     """Index the documents; answer with what happened to each one, in request order."""
     outcomes: dict[int, dict[str, Any]] = {}
     summary: dict[str, Any] = {}
-    kb = await open_kb(services, body.kb)
-    async for event in services.metrics.observe_ingest(kb.ingestor.run(body.documents)):
+    target = await open_kb(services, kb_of(body.kb, kb))
+    async for event in services.metrics.observe_ingest(target.ingestor.run(body.documents)):
         if event.type == "doc_stage" and event.stage == "ready":
             outcomes[event.index] = {
                 "doc_id": event.doc_id,
@@ -72,10 +74,12 @@ def _in_order(outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @router.post("/index/sse", response_class=EventSourceResponse)
-async def index_sse(body: IndexRequest, services: ServicesDep) -> EventSourceResponse:
+async def index_sse(
+    body: IndexRequest, services: ServicesDep, kb: KbQuery = ""
+) -> EventSourceResponse:
     """Index the documents, streaming each one's stages as server-sent events."""
-    kb = await open_kb(services, body.kb)
-    events = services.metrics.observe_ingest(kb.ingestor.run(body.documents))
+    target = await open_kb(services, kb_of(body.kb, kb))
+    events = services.metrics.observe_ingest(target.ingestor.run(body.documents))
     return EventSourceResponse(
         encode(services.shutdown.guard(events)), headers=SSE_HEADERS, ping=PING_SECONDS
     )

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep, open_kb, require_read_key
+from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key
 from app.resume import ResumableStreams, ResumeGapError, UnknownStreamError, parse_event_id
 from app.services import Services
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
@@ -38,7 +38,7 @@ _BODY_SCHEMA = {
 
 
 @router.post("/sse", openapi_extra=_BODY_SCHEMA, response_class=EventSourceResponse)
-async def rag_sse(request: Request, services: ServicesDep) -> EventSourceResponse:
+async def rag_sse(request: Request, services: ServicesDep, kb: KbQuery = "") -> EventSourceResponse:
     """Answer a question as typed server-sent events: sources first, then tokens."""
     try:
         body = await request.json()
@@ -46,6 +46,8 @@ async def rag_sse(request: Request, services: ServicesDep) -> EventSourceRespons
         raise RequestValidationError(
             [{"loc": ["body"], "msg": "body must be JSON", "type": "json_invalid"}]
         ) from exc
+    if kb and isinstance(body, dict):
+        body = {**body, "kb": kb_of(str(body.get("kb") or ""), kb)}
     return await _respond(services, body)
 
 
@@ -57,7 +59,7 @@ async def rag_sse_get(
     filter: str | None = Query(None, description='JSON metadata filter, e.g. {"topic":"x"}.'),
     stream_sources: bool = Query(True),
     progressive: bool | None = Query(None, description="Progressive context (waves)."),
-    kb: str = Query("", description="Knowledge base (GET /kbs); empty: the default."),
+    kb: KbQuery = "",
     last_event_id: str | None = Header(
         None, description="Resume the stream this event id belongs to, after that event."
     ),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import ServicesDep, open_kb, require_read_key
+from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from chains.summarize import SummaryRequest
 
@@ -24,8 +24,11 @@ router = APIRouter(
 
 
 @router.post("/sse", response_class=EventSourceResponse)
-async def summarize_sse(body: SummaryRequest, services: ServicesDep) -> EventSourceResponse:
+async def summarize_sse(
+    body: SummaryRequest, services: ServicesDep, kb: KbQuery = ""
+) -> EventSourceResponse:
     """Summarize a document given inline or by id: progress per part, then the summary."""
+    body = body.model_copy(update={"kb": kb_of(body.kb, kb)})
     await open_kb(services, body.kb)
     source = await services.summarizer.resolve(body)  # an unknown doc_id: 404
     return EventSourceResponse(

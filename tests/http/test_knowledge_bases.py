@@ -172,6 +172,8 @@ async def test_two_knowledge_bases_keep_their_documents_apart(serve, app):
             invoked = await client.post(
                 "/rag/invoke", json={"input": {"question": "heron chicks", "kb": "birds"}}
             )
+            tides = {"documents": [{"id": "tides", "content": TIDES}]}
+            by_query = await client.post("/index", params={"kb": "birds"}, json=tides)
             listings = [
                 (await client.get("/documents", params={"kb": kb})).json()
                 for kb in ("birds", "")
@@ -191,8 +193,9 @@ async def test_two_knowledge_bases_keep_their_documents_apart(serve, app):
     assert source_doc_ids(ledger) == {"ledger"}
     assert "ledger" not in source_doc_ids(by_get)
     assert {s["doc_id"] for s in invoked.json()["output"]["sources"]} == {"herons"}
+    assert by_query.status_code == 200
     assert [[d["id"] for d in listing["documents"]] for listing in listings] == [
-        ["herons"],
+        ["herons", "tides"],
         ["ledger"],
     ]
     assert wrong_kb.status_code == 404
@@ -213,6 +216,7 @@ async def test_bad_and_unknown_knowledge_bases_are_refused_before_anything_start
             default = await client.delete("/kbs/streaming_rag")
             unknown = [
                 await client.post("/rag/sse", json=question),
+                await client.post("/rag/sse", params={"kb": "nowhere"}, json={"question": "x"}),
                 await client.get("/rag/sse", params={"q": "herons", "kb": "nowhere"}),
                 await client.post("/rag/invoke", json={"input": question}),
                 await client.post("/rag/stream", json={"input": question}),
@@ -231,6 +235,8 @@ async def test_bad_and_unknown_knowledge_bases_are_refused_before_anything_start
                 await client.delete("/kbs/nowhere"),
             ]
             malformed = await client.post("/rag/sse", json={**question, "kb": "x"})
+            both = {"documents": [{"content": HERONS}], "kb": "birds"}
+            twice_named = await client.post("/index", params={"kb": "other"}, json=both)
             listing = (await client.get("/documents")).json()
     assert names == [422] * 6
     assert twice.status_code == 409 and "already" in twice.json()["detail"]
@@ -238,6 +244,7 @@ async def test_bad_and_unknown_knowledge_bases_are_refused_before_anything_start
     assert [r.status_code for r in unknown] == [404] * len(unknown), [r.text for r in unknown]
     assert all("nowhere" in r.json()["detail"] for r in unknown)
     assert malformed.status_code == 422 and malformed.json()["detail"][0]["loc"][-1] == "kb"
+    assert twice_named.status_code == 422 and "name one" in twice_named.text
     assert listing["total"] == 0, "a refused request indexed nothing"
 
 
