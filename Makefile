@@ -92,6 +92,15 @@ $(VENDOR)/.fetched: $(VENDOR)/package.json $(VENDOR)/package-lock.json | $(PY)
 	cp $(NPM_DIR)/node_modules/eventsource-parser/dist/*.js $(VENDOR)/eventsource-parser/
 	touch $@
 
+# The Vercel AI SDK, pinned in examples' lock file: the Node example and the tests'
+# AI SDK client (tests/http/test_protocols.py) import it from examples/node_modules.
+EXAMPLES_NODE := examples/node_modules/.package-lock.json
+
+$(EXAMPLES_NODE): examples/package.json examples/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	cd examples && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The engine compile (CPU) and the Python install (mostly downloads) run side by side,
 # each one's output kept in one piece.
 PARALLEL := $(MAKE) --no-print-directory --jobs=2 --output-sync=target
@@ -100,7 +109,7 @@ install:
 	@$(PARALLEL) $(VENV)/.installed $(VENV)/bin/llama-server $(VENDOR)/.fetched
 
 install-test:
-	@$(PARALLEL) $(VENV)/.installed-test $(VENV)/bin/llama-server $(VENDOR)/.fetched
+	@$(PARALLEL) $(VENV)/.installed-test $(VENV)/bin/llama-server $(VENDOR)/.fetched $(EXAMPLES_NODE)
 
 run: install
 	$(VENV)/bin/streaming-rag serve
@@ -131,4 +140,4 @@ bench: install-test
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) data $(VENDOR)/.fetched $(VENDOR)/*.js $(VENDOR)/eventsource-parser .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) data examples/node_modules $(VENDOR)/.fetched $(VENDOR)/*.js $(VENDOR)/eventsource-parser .pytest_cache .ruff_cache .mypy_cache

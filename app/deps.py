@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidationError
 
 from app.services import Services
+from callbacks import StreamRequest
 from chains.knowledge_bases import KnowledgeBase, valid_kb_name
 
 
@@ -27,6 +28,14 @@ async def _get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(_get_services)]
 
+
+
+def stream_request(services: Services, body: Any) -> StreamRequest:
+    """``body`` as the event stream's input, validated now: a 422 before any event."""
+    try:
+        return services.event_stream.input_model.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
 
 
 async def open_kb(services: Services, name: str) -> KnowledgeBase:

@@ -13,8 +13,20 @@ from langchain_core.embeddings import Embeddings
 from app.body_limit import BodyLimitMiddleware
 from app.error_handlers import add_error_handlers
 from app.observability import RequestLogMiddleware
+from app.protocols.error_shapes import ProtocolErrorsMiddleware
 from app.rate_limit import RateLimitMiddleware
-from app.routes import documents, health, ingest, kbs, metrics, page, sse, summarize
+from app.routes import (
+    documents,
+    health,
+    ingest,
+    kbs,
+    metrics,
+    openai_chat,
+    page,
+    sse,
+    summarize,
+    ui_chat,
+)
 from app.routes.langserve import add_langserve_routes
 from app.services import build_services
 from app.settings import Settings
@@ -51,8 +63,8 @@ def create_app(
     )
     app.state.services = services
     add_error_handlers(app)
-    # The last added runs first: the request id, the log line and its count, CORS
-    # (preflights), the rate limit, then the body limit.
+    # The last added runs first: the request id, the log line and its count, the
+    # protocol doors' error shapes, CORS (preflights), the rate limit, the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit:
         app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
@@ -65,6 +77,7 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestLogMiddleware, metrics=services.metrics)
+    app.add_middleware(ProtocolErrorsMiddleware)
     app.add_middleware(
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_is_usable_request_id
     )
@@ -77,6 +90,8 @@ def create_app(
     app.include_router(page.router)
     app.mount("/static", page.static_files(), name="static")
     app.include_router(summarize.router)
+    app.include_router(openai_chat.router)
+    app.include_router(ui_chat.router)
     add_langserve_routes(
         app,
         {

@@ -6,7 +6,9 @@ Routes hand typed events to :func:`encode` and pass the result to sse-starlette'
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sse_starlette.sse import ServerSentEvent
 
@@ -31,3 +33,14 @@ async def encode(events: EventStream) -> AsyncIterator[ServerSentEvent]:
             event=event.type,
             data=event.model_dump_json(),
         )
+
+
+async def encode_data(payloads: AsyncIterator[dict[str, Any]]) -> AsyncIterator[ServerSentEvent]:
+    """Frame each payload as a bare ``data:`` line of JSON, then ``data: [DONE]``.
+
+    The framing OpenAI's chat completions and the AI SDK's UI message stream share:
+    no ids, no event names; the type is inside the JSON.
+    """
+    async for payload in payloads:
+        yield ServerSentEvent(data=json.dumps(payload, separators=(",", ":")))
+    yield ServerSentEvent(data="[DONE]")

@@ -18,10 +18,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key
+from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key, stream_request
 from app.resume import ResumableStreams, ResumeGapError, UnknownStreamError, parse_event_id
 from app.services import Services
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
@@ -103,10 +102,7 @@ async def rag_sse_cancel(stream_id: str, services: ServicesDep) -> Response:
 async def _respond(services: Services, body: Any) -> EventSourceResponse:
     """Validate ``body`` now (a 422 before any event), then stream its answer."""
     stream = services.event_stream
-    try:
-        request: StreamRequest = stream.input_model.model_validate(body)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
+    request = stream_request(services, body)
     await open_kb(services, request.kb)  # an unknown knowledge base: 404, before any event
     if services.resumable is None:
         events = encode(stream.astream(request))

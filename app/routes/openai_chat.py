@@ -1,0 +1,101 @@
+"""``/v1``: OpenAI's chat completions and models, for every OpenAI client and front end.
+
+``POST /v1/chat/completions`` answers the last user message from the knowledge base the
+model id names (:mod:`app.protocols.openai_chat`): chunks as server-sent events ending
+``data: [DONE]`` when ``stream`` is true, else one ``chat.completion``. ``GET
+/v1/models`` lists one model id per knowledge base. Both ask for the bearer key as the
+question routes do (``RAG_PROTECT_READS``); refusals are in OpenAI's error form
+(:mod:`app.protocols.error_shapes`). A client that disconnects cancels the answer, which
+closes its model request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any, cast
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sse_starlette.sse import EventSourceResponse
+
+from app.deps import ServicesDep, open_kb, require_read_key, stream_request
+from app.protocols.openai_chat import (
+    ChatCompletionRequest,
+    CompletionChunks,
+    ProtocolInputError,
+    completion,
+    kb_of_model,
+    model_ids,
+    openai_turns,
+    stream_input,
+)
+from app.services import Services
+from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode_data
+from callbacks import StreamRequest
+from chains.events import RagEvent
+
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_read_key)])
+
+
+@router.get("/models")
+async def models(services: ServicesDep) -> dict[str, Any]:
+    """One model per knowledge base: ``rag`` (the default), ``rag:<name>`` for the others."""
+    infos = await asyncio.to_thread(services.kbs.describe)
+    default = next(info.name for info in infos if info.default)
+    ids = model_ids([info.name for info in infos], default)
+    data = [{"id": i, "object": "model", "created": 0, "owned_by": "streaming-rag"} for i in ids]
+    return {"object": "list", "data": data}
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, services: ServicesDep
+) -> EventSourceResponse | Response:
+    """Answer the conversation's last user message, streamed or whole."""
+    request = await _stream_request(services, body)
+    chunks = CompletionChunks(
+        f"chatcmpl-{uuid.uuid4().hex}", body.model, token_limit=body.token_limit
+    )
+    if not body.stream:
+        whole = await completion(chunks, services.event_stream.astream(request))
+        if chunks.failed is not None:
+            return JSONResponse(whole, status_code=503 if chunks.failed.retryable else 500)
+        return JSONResponse(whole)
+    return EventSourceResponse(
+        encode_data(_streamed(services, request, chunks, usage=body.include_usage)),
+        headers=SSE_HEADERS,
+        ping=PING_SECONDS,
+    )
+
+
+async def _stream_request(services: Services, body: ChatCompletionRequest) -> StreamRequest:
+    """The event stream's input, checked before any chunk: 400 or 404 in OpenAI's form."""
+    try:
+        kb = kb_of_model(body.model)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    try:
+        request = stream_request(services, stream_input(openai_turns(body), kb=kb, k=body.k))
+    except ProtocolInputError as exc:
+        raise RequestValidationError(
+            [{"loc": ["body", exc.param], "msg": str(exc), "type": "value_error"}]
+        ) from exc
+    await open_kb(services, kb)
+    return request
+
+
+async def _streamed(
+    services: Services, request: StreamRequest, chunks: CompletionChunks, *, usage: bool
+) -> AsyncGenerator[dict[str, Any], None]:
+    # A finish at max_tokens closes the event stream now, and with it the model request.
+    answer = cast(AsyncGenerator[RagEvent, None], services.event_stream.astream(request))
+    async with contextlib.aclosing(answer) as events:
+        async for chunk in chunks.translate(events):
+            yield chunk
+    if usage and chunks.failed is None:
+        yield chunks.usage_chunk()
+
