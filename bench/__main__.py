@@ -25,6 +25,7 @@ from bench import (
     ingestion,
     knowledge_bases,
     llm_overhead,
+    protocols,
     quality,
     retrieval,
     scale_out,
@@ -149,6 +150,9 @@ async def main(work: Path) -> list[Section]:
 
         log("16. knowledge bases: listing and deleting at 10k chunks")
         sections.append(knowledge_bases.section(await knowledge_bases.run(work, logs)))
+
+        log("17. protocol doors: cost per token against /rag/sse")
+        sections.append(protocols.section(await protocols.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -19,7 +19,8 @@ extra keys) and ignore unless asked:
 ``max_tokens`` (or ``max_completion_tokens``) ends the answer there: the model request
 is closed and ``finish_reason`` is ``length``. ``usage`` counts the answer's tokens
 (one per model delta); ``prompt_tokens`` is 0, since the prompt is built and counted
-by the engine, not here.
+by the engine, not here. ``temperature`` is validated (0-2) but the service's own
+``RAG_LLM_TEMPERATURE`` applies: one chain serves every request.
 """
 
 from __future__ import annotations
