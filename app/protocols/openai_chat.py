@@ -29,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from chains.conversation import MAX_HISTORY_MESSAGES, MAX_MESSAGE_CHARS
@@ -98,14 +99,6 @@ class ChatCompletionRequest(BaseModel):
         return self.stream_options is not None and self.stream_options.include_usage
 
 
-class ProtocolInputError(ValueError):
-    """The request is well formed but asks for what the door cannot give (a 400)."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
 def kb_of_model(model: str) -> str:
     """The knowledge base a model id names (empty: the default); raises if it is not ours."""
     if model == MODEL:
@@ -124,6 +117,8 @@ def model_ids(kb_names: Iterable[str], default: str) -> list[str]:
 def stream_input(turns: list[tuple[str, str]], *, kb: str, k: int | None) -> dict[str, Any]:
     """The event stream's input from ``(role, text)`` turns: the last one is the question.
 
+    A conversation that does not end on a user message is a 422 (400 on ``/v1``).
+
     Earlier turns keep their newest :data:`~chains.conversation.MAX_HISTORY_MESSAGES`,
     each cut to :data:`~chains.conversation.MAX_MESSAGE_CHARS` (the answer prompt keeps
     fewer still), so a long chat from a front end is answered rather than refused.
@@ -131,7 +126,15 @@ def stream_input(turns: list[tuple[str, str]], *, kb: str, k: int | None) -> dic
     turns = [(role, text.strip()) for role, text in turns if role in ("user", "assistant")]
     turns = [(role, text) for role, text in turns if text]
     if not turns or turns[-1][0] != "user":
-        raise ProtocolInputError("the last message must be the user's question", "messages")
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["body", "messages"],
+                    "msg": "the last message must be the user's question",
+                    "type": "value_error",
+                }
+            ]
+        )
     history = [
         {"role": role, "content": text[:MAX_MESSAGE_CHARS]}
         for role, text in turns[:-1][-MAX_HISTORY_MESSAGES:]

@@ -18,7 +18,6 @@ from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
@@ -26,7 +25,6 @@ from app.deps import ServicesDep, open_kb, require_read_key, stream_request
 from app.protocols.openai_chat import (
     ChatCompletionRequest,
     CompletionChunks,
-    ProtocolInputError,
     completion,
     kb_of_model,
     model_ids,
@@ -78,12 +76,7 @@ async def _stream_request(services: Services, body: ChatCompletionRequest) -> St
         kb = kb_of_model(body.model)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
-    try:
-        request = stream_request(services, stream_input(openai_turns(body), kb=kb, k=body.k))
-    except ProtocolInputError as exc:
-        raise RequestValidationError(
-            [{"loc": ["body", exc.param], "msg": str(exc), "type": "value_error"}]
-        ) from exc
+    request = stream_request(services, stream_input(openai_turns(body), kb=kb, k=body.k))
     await open_kb(services, kb)
     return request
 

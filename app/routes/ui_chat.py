@@ -14,11 +14,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends
-from fastapi.exceptions import RequestValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key, stream_request
-from app.protocols.openai_chat import ProtocolInputError, stream_input
+from app.protocols.openai_chat import stream_input
 from app.protocols.ui_messages import UI_STREAM_HEADERS, UIChatRequest, UIMessageChunks, ui_turns
 from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode_data
 
@@ -31,13 +30,7 @@ async def ui_chat(
 ) -> EventSourceResponse:
     """Answer the chat's last user message as a UI message stream."""
     name = kb_of(body.kb, kb)
-    try:
-        turns = stream_input(ui_turns(body), kb=name, k=body.k)
-    except ProtocolInputError as exc:
-        raise RequestValidationError(
-            [{"loc": ["body", exc.param], "msg": str(exc), "type": "value_error"}]
-        ) from exc
-    request = stream_request(services, turns)
+    request = stream_request(services, stream_input(ui_turns(body), kb=name, k=body.k))
     await open_kb(services, name)
     chunks = UIMessageChunks(f"msg-{uuid.uuid4().hex}")
     return EventSourceResponse(

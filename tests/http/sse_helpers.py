@@ -74,6 +74,14 @@ async def assert_engine_goes_idle(url, message, within_s=15):
         await asyncio.sleep(0.05)
 
 
+async def model_request_ended(record, within_s=15.0):
+    """The scripted model's latest request, once it ended; only a hang runs out the time."""
+    deadline = time.monotonic() + within_s
+    while record.calls[-1].ended is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return record.calls[-1]
+
+
 def scripted_app(kb_settings, embeddings, base_url, **settings):
     update = {"llm_base_url": base_url, "llm_model": "scripted", **settings}
     return create_app(kb_settings.model_copy(update=update), embeddings=embeddings)

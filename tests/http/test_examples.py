@@ -8,6 +8,17 @@ from pathlib import Path
 EXAMPLE = Path("examples/remote_client.py")
 
 
+def assert_three_sources_then_an_answer(run):
+    """An example's output: three source lines, the best one backpressure, then text."""
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [bool(re.match(r"\[doc-00\d\] 0\.\d\d sample_docs/", line)) for line in lines[:3]] == [
+        True
+    ] * 3
+    assert "sample_docs/backpressure.md" in lines[0]
+    assert "".join(lines[3:]).strip(), "no answer text after the sources"
+
+
 def test_readme_remote_client_snippet_is_the_example_file():
     readme = Path("README.md").read_text(encoding="utf-8")
     snippet = readme.split("(`examples/remote_client.py`):", 1)[1].split("```python\n", 1)[1]
@@ -24,13 +35,7 @@ def test_remote_client_example_prints_sources_then_an_answer(live_server):
         text=True,
         timeout=120,
     )
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert [bool(re.match(r"\[doc-00\d\] 0\.\d\d sample_docs/", line)) for line in lines[:3]] == [
-        True
-    ] * 3
-    assert "sample_docs/backpressure.md" in lines[0]
-    assert "".join(lines[3:]).strip(), "no answer text after the sources"
+    assert_three_sources_then_an_answer(run)
 
 
 OPENAI_EXAMPLE = Path("examples/openai_client.py")
@@ -68,10 +73,4 @@ def test_ai_sdk_node_example_prints_sources_then_an_answer(live_server):
         text=True,
         timeout=120,
     )
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert [bool(re.match(r"\[doc-00\d\] 0\.\d\d sample_docs/", line)) for line in lines[:3]] == [
-        True
-    ] * 3
-    assert "sample_docs/backpressure.md" in lines[0]
-    assert "".join(lines[3:]).strip(), "no answer text after the sources"
+    assert_three_sources_then_an_answer(run)

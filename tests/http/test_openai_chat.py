@@ -6,15 +6,12 @@ list, so the client's text can be compared with what the model sent, and it reco
 whether its request was closed; one test runs on the real engine.
 """
 
-import asyncio
-import time
-
 import httpx
 import openai
 import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
-from sse_helpers import scripted_app
+from sse_helpers import model_request_ended, scripted_app
 
 from bench.scripted_llm import Script
 
@@ -123,13 +120,10 @@ async def test_max_tokens_ends_the_answer_there_and_closes_the_model_request(
         )
         chunks = [chunk async for chunk in stream]
         await client.close()
-        deadline = time.monotonic() + 10  # only catches a hang
-        while scripted_llm.calls[-1].ended is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        call = await model_request_ended(scripted_llm, within_s=10)
 
     assert len(texts(chunks)) == 5
     assert chunks[-1].choices[0].finish_reason == "length"
-    call = scripted_llm.calls[-1]
     assert call.client_disconnected and call.tokens_sent < 400
 
 
@@ -147,11 +141,8 @@ async def test_a_client_that_leaves_mid_answer_cancels_the_model_request(
                 break
         await stream.close()
         await client.close()
-        deadline = time.monotonic() + 10
-        while scripted_llm.calls[-1].ended is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        call = await model_request_ended(scripted_llm, within_s=10)
 
-    call = scripted_llm.calls[-1]
     assert call.client_disconnected and call.tokens_sent < 400
 
 

@@ -9,7 +9,13 @@ import httpx
 import psutil
 import pytest
 from httpx_sse import aconnect_sse
-from sse_helpers import assert_well_formed_answer, read_events, scripted_app, tokens_of
+from sse_helpers import (
+    assert_well_formed_answer,
+    model_request_ended,
+    read_events,
+    scripted_app,
+    tokens_of,
+)
 
 from bench.scripted_llm import Script
 
@@ -203,10 +209,7 @@ async def test_sse_disconnect_after_first_token_closes_the_llm_request(
     app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, resume_grace_s=0)
     with serve(app) as server:
         await abort_after_first_token(server.url)
-        deadline = time.monotonic() + 15  # only catches a hang; bench/ measures the delay
-        while scripted_llm.calls[-1].ended is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-    call = scripted_llm.calls[-1]
+        call = await model_request_ended(scripted_llm)  # bench/ measures the delay
     assert call.client_disconnected, "the LLM stream ran to its end"
     assert call.tokens_sent < 400
 

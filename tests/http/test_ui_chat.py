@@ -11,12 +11,11 @@ import asyncio
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from sse_helpers import scripted_app
+from sse_helpers import model_request_ended, scripted_app
 
 from bench.scripted_llm import Script
 
@@ -125,10 +124,7 @@ async def test_a_client_that_leaves_mid_answer_cancels_the_model_request(
                 async for line in response.aiter_lines():
                     if '"text-delta"' in line:
                         break
-        deadline = time.monotonic() + 10  # only catches a hang
-        while scripted_llm.calls[-1].ended is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    call = scripted_llm.calls[-1]
+        call = await model_request_ended(scripted_llm, within_s=10)
     assert call.client_disconnected and call.tokens_sent < 400
 
 
