@@ -29,6 +29,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -287,6 +288,8 @@ class ResumableStreams:
         self.stream, self.buffer, self.grace_s = stream, buffer, grace_s
         self._local: dict[str, asyncio.Task[None]] = {}
         """The pumps running in this worker, by stream id."""
+        self._readers: Counter[str] = Counter()
+        """How many clients of this worker are reading each stream right now."""
 
     @property
     def _check_s(self) -> float:
@@ -335,28 +338,36 @@ class ResumableStreams:
 
         The stream is marked watched once per check period (:meth:`read` marked it
         first): a wait lasts at most one more, so a mark is never older than two thirds
-        of the grace, and a live answer does not cost a write per batch of events.
+        of the grace, and a live answer does not cost a write per batch of events. That
+        holds only while the event loop keeps time, so a reader is also counted in
+        :attr:`_readers`, for the pump's watchdog when both run in this worker.
         """
+        self._readers[stream_id] += 1
         touched = time.monotonic()
-        while True:
-            for number, event_type, data in entries:
-                yield ServerSentEvent(id=f"{stream_id}-{number}", event=event_type, data=data)
-                after = number
-                if event_type in FINAL_TYPES:
+        try:
+            while True:
+                for number, event_type, data in entries:
+                    yield ServerSentEvent(id=f"{stream_id}-{number}", event=event_type, data=data)
+                    after = number
+                    if event_type in FINAL_TYPES:
+                        return
+                try:
+                    if time.monotonic() - touched >= self._check_s:
+                        await self.buffer.touch(stream_id)
+                        touched = time.monotonic()
+                    entries = await self.buffer.after(stream_id, after, self._check_s)
+                except BufferUnavailableError as exc:  # end with the error, not a silent cut
+                    lost = ErrorEvent(
+                        code="resume_buffer_unavailable", message=str(exc), retryable=True
+                    )
+                    yield ServerSentEvent(
+                        id=f"{stream_id}-{after + 1}", event="error", data=lost.model_dump_json()
+                    )
                     return
-            try:
-                if time.monotonic() - touched >= self._check_s:
-                    await self.buffer.touch(stream_id)
-                    touched = time.monotonic()
-                entries = await self.buffer.after(stream_id, after, self._check_s)
-            except BufferUnavailableError as exc:  # end with the error, not a silent cut
-                lost = ErrorEvent(
-                    code="resume_buffer_unavailable", message=str(exc), retryable=True
-                )
-                yield ServerSentEvent(
-                    id=f"{stream_id}-{after + 1}", event="error", data=lost.model_dump_json()
-                )
-                return
+        finally:
+            self._readers[stream_id] -= 1
+            if not self._readers[stream_id]:
+                del self._readers[stream_id]
 
     async def _pump(self, stream_id: str, request: StreamRequest, first: asyncio.Event) -> None:
         """Append every event of the answer; stop it when nobody watches for the grace."""
@@ -384,6 +395,9 @@ class ResumableStreams:
     async def _watch(self, stream_id: str, pump: asyncio.Task[Any] | None) -> None:
         """Cancel ``pump`` once no reader has marked the stream for the grace.
 
+        A reader of this worker marks the stream here, before the check: on a loaded
+        event loop its own marks can come later than the grace (200 answers and 20
+        ingestions at once stopped an answer being read, ``tests/http/test_load.py``).
         A buffer that does not answer counts as unwatched: nobody can resume from it.
         The cancel is repeated every check until the pump has ended, because one can be
         lost in a client library (redis-py has swallowed ``CancelledError`` before), and
@@ -392,6 +406,8 @@ class ResumableStreams:
         while True:
             await asyncio.sleep(self._check_s)
             try:
+                if self._readers[stream_id]:
+                    await self.buffer.touch(stream_id)
                 if not await self.buffer.watched(stream_id):
                     break
             except BufferUnavailableError:

@@ -18,7 +18,11 @@ pytestmark = pytest.mark.anyio
 @pytest.mark.timeout(600)
 async def test_200_streams_and_20_ingestions_at_once_lose_nothing(tmp_path, scripted_llm):
     scripted_llm.script = ANSWER
-    process, url = start_serve(tmp_path, llm_base_url=scripted_llm.base_url, llm_model="scripted")
+    # A short resume grace: an answer stopped while it is being read (a reader's mark
+    # late on the loaded event loop) shows in every run, not one in twenty.
+    process, url = start_serve(
+        tmp_path, llm_base_url=scripted_llm.base_url, llm_model="scripted", resume_grace_s=1
+    )
     try:
         result = await run_load(url)
         scripted_llm.script = ANSWER.__class__(tokens=["ok"])
@@ -29,7 +33,7 @@ async def test_200_streams_and_20_ingestions_at_once_lose_nothing(tmp_path, scri
     assert len(result.streams) == STREAMS
     for events in result.streams:
         types = [e["type"] for e in events]
-        assert types[-1] == "done" and "error" not in types, types[-3:]
+        assert types[-1] == "done" and "error" not in types, events[-3:]
         assert [e["content"] for e in events if e["type"] == "token"] == ANSWER.deltas()
     assert len(result.ready) == INGEST_REQUESTS * DOCS_PER_REQUEST
     wrong = {doc: got for doc, got in found.items() if got != doc}

@@ -153,7 +153,8 @@ def read_only(tmp_path):
     yield make
     for how, path in made:
         if how == "mount":
-            subprocess.run(["umount", str(path)], check=True)
+            # Lazy: the app's Chroma client may still hold the sqlite file open.
+            subprocess.run(["umount", "--lazy", str(path)], check=True)
         else:
             for folder, _, files in os.walk(path):
                 for name in [*files, "."]:
