@@ -24,6 +24,7 @@ from app.shutdown import ShutdownGate
 from chains.breaker import LlmBreaker
 from chains.conversation import build_condenser
 from chains.embeddings import build_embeddings
+from chains.grounding import GroundingCheck
 from chains.ingest import Ingestor, build_splitter, document_text
 from chains.keyword import KeywordRetriever
 from chains.knowledge_bases import KnowledgeBase, KnowledgeBaseRetriever, KnowledgeBases
@@ -160,6 +161,13 @@ def build_services(
         progressive_default=settings.progressive,
         metrics=metrics,
         shutdown=shutdown,
+        grounding=GroundingCheck(
+            embeddings,
+            min_score=settings.grounding_min_score,
+            timeout_s=settings.embeddings_timeout_s,
+        )
+        if settings.grounding
+        else None,
     )
     return Services(
         settings=settings,

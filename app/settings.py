@@ -14,6 +14,8 @@ import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chains.grounding import MEASURED_SUPPORT_SCORE
+
 LOCAL_MODEL_ALIAS = "smollm2"
 """The name the local model server announces for the bundled SmolLM2 model."""
 
@@ -120,6 +122,15 @@ class Settings(BaseSettings):
         description="a rewritten follow-up's draft: once its standalone question's search "
         "has chosen the sources (measured faster, bench section 15), or at once on the raw "
         "question's sources, revised when the standalone wave changes them",
+    )
+    grounding: bool = Field(
+        True, description="check each answer sentence against its sources as it is written"
+    )
+    grounding_min_score: float = Field(
+        MEASURED_SUPPORT_SCORE,
+        ge=0.0,
+        le=1.0,
+        description="cosine similarity from which a source supports a sentence",
     )
     queue_maxsize: int = Field(256, ge=1)
     chunk_size: int = Field(800, ge=50)

@@ -32,9 +32,8 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from app.knowledge_base import load_sample_documents
 from bench.report import Section
-from chains.citations import DEFAULT_KEY_PATTERN
 from chains.embeddings import build_embeddings
-from chains.events import CITE_KEY_FORMAT
+from chains.grounding import cited_keys, claim
 from chains.ingest import Ingestor, build_splitter
 from chains.llm import build_chat_model
 from chains.prompt import NO_ANSWER, RAG_PROMPT, SYSTEM_TEMPLATE
@@ -102,8 +101,6 @@ PROMPTS: dict[str, ChatPromptTemplate] = {
 }
 """The shipped prompt and two variants; every one keeps its fixed instructions first."""
 
-_BRACKET = re.compile(r"[\[【]([^\]】]{1,80})[\]】]")
-_KEY = re.compile(DEFAULT_KEY_PATTERN, re.IGNORECASE)
 _DECLINE = re.compile(
     r"do(es)? not (say|contain|mention|provide)|don'?t (say|know|contain)|no information"
     r"|not (mentioned|found|stated) in the sources",
@@ -115,20 +112,6 @@ def sentences(answer: str) -> list[str]:
     """Sentences of an answer; a citation written after the full stop stays with it."""
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*])", answer.strip())
     return [p.strip() for p in parts if p.strip()]
-
-
-def cited_keys(sentence: str) -> list[str]:
-    """The normalised keys cited in one sentence, in order."""
-    return [
-        CITE_KEY_FORMAT.format(int(m.group(1)))
-        for body in _BRACKET.findall(sentence)
-        for m in _KEY.finditer(body)
-    ]
-
-
-def claim(sentence: str) -> str:
-    """A sentence without its citation brackets: the text a source must support."""
-    return " ".join(_BRACKET.sub(" ", sentence).split())
 
 
 def _unit(vectors: list[list[float]]) -> np.ndarray:

@@ -18,6 +18,7 @@ consumer reaches the producer at once, which closes the LLM's HTTP stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from chains.events import (
     ContextUpdateEvent,
     DoneEvent,
     ErrorEvent,
+    GroundingSummary,
     RagEvent,
     ReviseEvent,
     Source,
@@ -46,6 +48,7 @@ from chains.events import (
     TokenEvent,
     TtftEvent,
 )
+from chains.grounding import GroundingCheck, LiveGrounding
 from chains.progressive import ProgressivePlan
 from chains.rag import DEFAULT_K, MAX_K, MAX_QUESTION_CHARS, RagInput, rag_input_model
 
@@ -85,6 +88,10 @@ class _Finished:
     error: BaseException | None = None
 
 
+_GROUNDED = object()
+"""Put on the queue when the grounding check has results, so they leave between tokens."""
+
+
 class RagEventStream(EventRunnable[RagEvent]):
     """Yield the typed events of one answer.
 
@@ -103,6 +110,7 @@ class RagEventStream(EventRunnable[RagEvent]):
         default_k: int = 4,
         progressive: ProgressivePlan | None = None,
         progressive_default: bool = False,
+        grounding: GroundingCheck | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1 (a bounded queue), got {maxsize}")
@@ -111,6 +119,7 @@ class RagEventStream(EventRunnable[RagEvent]):
         self.rag_chain = rag_chain
         self.maxsize = maxsize
         self.progressive = progressive
+        self.grounding = grounding
         self.input_model = rag_input_model(
             default_k, base=StreamRequest, progressive=progressive_default
         )
@@ -156,6 +165,12 @@ class RagEventStream(EventRunnable[RagEvent]):
         tracker: CitationTracker | None = None
         drafted: Sequence[Source] | None = None  # progressive: the draft's sources
         answer: list[str] = []
+        checker: LiveGrounding | None = None
+
+        def grounded() -> None:
+            with contextlib.suppress(asyncio.QueueFull):  # a token will carry them out
+                queue.put_nowait(_GROUNDED)
+
         try:
             yield StatusEvent(phase="retrieving", message=f"searching for {request.k} sources")
             while True:
@@ -166,8 +181,14 @@ class RagEventStream(EventRunnable[RagEvent]):
                         return
                     outcome = item.outcome
                     break
+                if item is _GROUNDED:
+                    for grounding in checker.take() if checker else []:
+                        yield grounding
+                    continue
                 if isinstance(item, Draft):
-                    drafted, tracker, answer = item.sources, None, []
+                    if checker is not None:
+                        await checker.aclose()
+                    drafted, tracker, answer, checker = item.sources, None, [], None
                     wave_1 = {source.id for source in handler.sources}
                     metrics.revised |= any(s.id not in wave_1 for s in drafted)
                     continue
@@ -182,7 +203,10 @@ class RagEventStream(EventRunnable[RagEvent]):
                     metrics.revised = True
                 elif isinstance(item, TokenEvent):
                     if tracker is None:
-                        tracker = CitationTracker(_keys(drafted or handler.sources))
+                        written_from = drafted or handler.sources
+                        tracker = CitationTracker(_keys(written_from))
+                        if self.grounding is not None and written_from:
+                            checker = self.grounding.start(written_from, grounded)
                         if (ttft_ms := metrics.first_token()) is not None:
                             yield TtftEvent(ms=round(ttft_ms, 2))
                     metrics.last_token = time.perf_counter()
@@ -195,9 +219,15 @@ class RagEventStream(EventRunnable[RagEvent]):
                             valid=c.valid,
                             token_index=c.token_index,
                         )
+                    if checker is not None:
+                        checker.feed(item.content)
+                        for grounding in checker.take():
+                            yield grounding
                     continue
                 yield item
             tracker = tracker or CitationTracker(_keys(drafted or handler.sources))
+            for grounding in await checker.finish() if checker else []:
+                yield grounding
             yield DoneEvent(
                 answer="".join(answer) if answer else (outcome.answer if outcome else ""),
                 cited=tracker.cited,
@@ -207,10 +237,19 @@ class RagEventStream(EventRunnable[RagEvent]):
                     handler.retrieval_ms, len(answer), outcome.rewrite_ms if outcome else None
                 ),
                 waves=outcome.waves if outcome else None,
+                grounding=self._summary(checker),
             )
         finally:
+            if checker is not None:
+                await checker.aclose()
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
+
+    def _summary(self, checker: LiveGrounding | None) -> GroundingSummary | None:
+        """``done.grounding``: the check's summary; an answer with no sentence has one too."""
+        if self.grounding is None:
+            return None
+        return checker.summary() if checker else GroundingSummary.empty()
 
     async def _answer(
         self,

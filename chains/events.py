@@ -146,6 +146,47 @@ class CitationEvent(_Event):
     token_index: int
 
 
+class GroundingEvent(_Event):
+    """One finished sentence of the answer, scored against the answer's sources.
+
+    ``start``/``end`` are character offsets in the answer (the concatenated tokens),
+    end exclusive. ``cite``/``source_id``/``score`` name the source closest to the
+    sentence; ``supported`` is whether it reaches the support threshold.
+    ``citation_supported`` is null when the sentence cites nothing, else whether every
+    key it cites names a source that supports it.
+    """
+
+    type: Literal["grounding"] = "grounding"
+    index: int
+    start: int
+    end: int
+    cite: str
+    source_id: str | None
+    score: float
+    supported: bool
+    cited: list[str]
+    citation_supported: bool | None
+
+
+class GroundingSummary(_Event):
+    """``done.grounding``: every checked sentence of the final answer, summed up."""
+
+    sentences: int
+    supported: int
+    supported_share: float | None = Field(description="null when no sentence was checked")
+    unsupported: list[list[int]] = Field(description="the [start, end] of each one")
+    wrong_citations: int = Field(description="sentences whose cited source does not support them")
+    complete: bool = Field(description="false when the check failed or ran out of time")
+
+    @classmethod
+    def empty(cls) -> GroundingSummary:
+        """An answer with no sentence to check (no model call, or no text)."""
+        return cls(
+            sentences=0, supported=0, supported_share=None, unsupported=[], wrong_citations=0,
+            complete=True,
+        )
+
+
 class Metrics(_SentWhenSet):
     """Timings of one answer, from a monotonic clock started when the request arrived."""
 
@@ -165,7 +206,7 @@ class Metrics(_SentWhenSet):
     _sent_when_set = frozenset({"rewrite_ms"})
 
 
-class DoneEvent(_Event):
+class DoneEvent(_SentWhenSet):
     """The last event of a good stream."""
 
     type: Literal["done"] = "done"
@@ -181,6 +222,10 @@ class DoneEvent(_Event):
         default_factory=lambda: correlation_id.get(),
         description="the X-Request-ID of the HTTP request that asked (null outside one)",
     )
+    grounding: GroundingSummary | None = Field(
+        None, description="live grounding's summary (sent only while it is on)"
+    )
+    _sent_when_set = frozenset({"grounding"})
 
 
 class ErrorEvent(_Event):
@@ -204,6 +249,7 @@ RagEvent = (
     | TtftEvent
     | TokenEvent
     | CitationEvent
+    | GroundingEvent
     | DoneEvent
     | ErrorEvent
 )

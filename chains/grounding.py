@@ -1,0 +1,290 @@
+"""Live grounding: each sentence of the answer scored against its sources as it is written.
+
+A :class:`SentenceSplitter` finds sentence ends in the streamed answer (a stop, then the
+citations written after it, then the next sentence's first character; or a line end);
+it leaves abbreviations, decimals, inline code and code blocks whole. A
+:class:`LiveGrounding` embeds each finished sentence, without its citation brackets,
+with the service's own embedding model, in batches on a worker task beside generation,
+and compares it with the answer's sources by cosine similarity: the best source above
+the threshold supports the sentence. Where the sentence cites keys, the cited sources
+themselves must support it (``citation_supported``), so a citation to the wrong source
+is flagged like an invalid one.
+
+The threshold is the quality bench's (section 10): it calibrates, on the sample
+knowledge base, where a sentence's own chunk separates from every other chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from chains.citations import DEFAULT_KEY_PATTERN
+from chains.events import CITE_KEY_FORMAT, GroundingEvent, GroundingSummary, Source
+from chains.prompt import NO_ANSWER
+
+MEASURED_SUPPORT_SCORE = 0.454
+"""Cosine similarity (all-MiniLM-L6-v2) from which a source supports a sentence: the
+threshold bench section 10 calibrated on the sample knowledge base (a chunk's own
+sentences against every other chunk, best true minus false positive rate)."""
+
+MIN_CLAIM_WORDS = 3
+"""Shorter sentences ("Yes.", a heading) claim too little to score; none is sent."""
+
+_ABBREVIATIONS = ("e.g", "i.e", "vs", "cf", "approx", "dr", "mr", "mrs", "ms", "prof", "fig", "no")
+
+_END = re.compile(
+    # A stop, closing quotes or brackets, citations written after it, then whitespace and
+    # a character that starts a sentence (not lowercase, not a citation still to come).
+    r"[.!?]+[\"'\u201d\u2019)*_]*(?:[ \t]*[\[【][^\]】\n]{1,80}[\]】])*(?=\s+[^\sa-z\[【])"
+    r"|\n"
+)
+_LIST_MARKER = re.compile(r"\s*(?:\d{1,3}|[A-Za-z])[.)]")
+_BRACKET = re.compile(r"[\[【]([^\]】]{1,80})[\]】]")
+_KEY = re.compile(DEFAULT_KEY_PATTERN, re.IGNORECASE)
+_FENCE = "```"
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A finished sentence: its text and character span in the answer (end exclusive)."""
+
+    start: int
+    end: int
+    text: str
+    code: bool = False
+
+
+class SentenceSplitter:
+    """Cut a streamed answer into sentences as soon as each one is known to be finished.
+
+    A sentence is finished when the next one has started (its first character arrived),
+    so a citation written after the full stop stays with its sentence.
+
+    Example:
+        >>> splitter = SentenceSplitter()
+        >>> [s.text for t in ["Chroma stores vec", "tors. [doc-001] It", " is fast."]
+        ...  for s in splitter.feed(t)] + [s.text for s in splitter.flush()]
+        ['Chroma stores vectors. [doc-001]', 'It is fast.']
+
+    """
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._start = 0
+
+    def feed(self, token: str) -> list[Sentence]:
+        """Add one token; the sentences it finished."""
+        self._text += token
+        return self._finished(final=False)
+
+    def flush(self) -> list[Sentence]:
+        """The answer has ended: the sentences still open."""
+        return self._finished(final=True)
+
+    def _finished(self, *, final: bool) -> list[Sentence]:
+        out: list[Sentence] = []
+        while (cut := self._next_cut(final)) is not None:
+            end, resume, code = cut
+            text = self._text[self._start : end]
+            start = self._start + len(text) - len(text.lstrip())
+            if text.strip():
+                out.append(Sentence(start, start + len(text.strip()), text.strip(), code))
+            self._start = resume
+        return out
+
+    def _next_cut(self, final: bool) -> tuple[int, int, bool] | None:
+        """Where the open sentence ends, where the next begins, and whether it is code."""
+        text, start = self._text, self._start
+        body = len(text) - len(text[start:].lstrip())
+        if body == len(text):
+            return None
+        if text.startswith(_FENCE, body):
+            close = text.find(_FENCE, body + len(_FENCE))
+            if close == -1:
+                return (len(text), len(text), True) if final else None
+            return close + len(_FENCE), close + len(_FENCE), True
+        fence = text.find(_FENCE, body)
+        limit = len(text) if fence == -1 else fence
+        for match in _END.finditer(text, body, limit):
+            before = text[body : match.start()]
+            if match.group() == "\n":
+                return match.start(), match.end(), False
+            if before.count("`") % 2 or _is_abbreviation(before):
+                continue
+            if _LIST_MARKER.fullmatch(text[body : match.end()]):
+                continue
+            return match.end(), match.end(), False
+        if fence != -1:
+            return fence, fence, False
+        return (len(text), len(text), False) if final else None
+
+
+def _is_abbreviation(before: str) -> bool:
+    """Whether the stop after ``before`` ends an abbreviation or an initial (``J.``)."""
+    word = re.search(r"[\w.]+$", before)
+    if word is None:
+        return False
+    last = word.group().lower()
+    return last in _ABBREVIATIONS or (len(last) == 1 and before[-1].isupper())
+
+
+def cited_keys(sentence: str) -> list[str]:
+    """The normalised keys cited in one sentence, in order (``[Doc-1]`` is ``doc-001``)."""
+    return [
+        CITE_KEY_FORMAT.format(int(m.group(1)))
+        for body in _BRACKET.findall(sentence)
+        for m in _KEY.finditer(body)
+    ]
+
+
+def claim(sentence: str) -> str:
+    """A sentence without its citation brackets: the text a source must support."""
+    return " ".join(_BRACKET.sub(" ", sentence).split())
+
+
+def _unit(vectors: list[list[float]]) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return array / np.where(norms == 0, 1, norms)
+
+
+@dataclass(frozen=True)
+class GroundingCheck:
+    """How answers are checked: the embedding model, the threshold, the time bound."""
+
+    embeddings: Embeddings
+    min_score: float = MEASURED_SUPPORT_SCORE
+    timeout_s: float = 30.0
+
+    def start(self, sources: Sequence[Source], wake: Callable[[], None]) -> LiveGrounding:
+        """Check one answer written from ``sources``; ``wake`` is called when results wait."""
+        return LiveGrounding(self, sources, wake)
+
+
+class LiveGrounding:
+    """One answer's check: feed it tokens, take its events, finish it for the summary.
+
+    Scoring runs on its own task, a batch of every sentence finished since the last
+    one, so a token is never held for it; the embedding calls run in a worker thread.
+    """
+
+    def __init__(
+        self, check: GroundingCheck, sources: Sequence[Source], wake: Callable[[], None]
+    ) -> None:
+        self._check, self._sources, self._wake = check, list(sources), wake
+        self._splitter = SentenceSplitter()
+        self._pending: list[Sentence] = []
+        self._ready: list[GroundingEvent] = []
+        self._results: list[GroundingEvent] = []
+        self._more = asyncio.Event()
+        self._closed = False
+        self._complete = True
+        self._task = asyncio.create_task(self._work())
+
+    def feed(self, token: str) -> None:
+        """Add one token of the answer."""
+        self._queue(self._splitter.feed(token))
+
+    def take(self) -> list[GroundingEvent]:
+        """The events scored since the last call, in sentence order."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    async def finish(self) -> list[GroundingEvent]:
+        """Score the last sentence, wait for the rest (at most the time bound)."""
+        self._queue(self._splitter.flush())
+        self._closed = True
+        self._more.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self._check.timeout_s)
+        except TimeoutError:
+            _log.warning("grounding: not finished within %s s", self._check.timeout_s)
+            self._complete = False
+            await self.aclose()
+        return self.take()
+
+    async def aclose(self) -> None:
+        """Stop scoring (the answer was revised, or its client left)."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def summary(self) -> GroundingSummary:
+        """What ``done`` reports: how many sentences were checked, and which were not supported."""
+        results = self._results
+        supported = sum(r.supported for r in results)
+        return GroundingSummary(
+            sentences=len(results),
+            supported=supported,
+            supported_share=round(supported / len(results), 3) if results else None,
+            unsupported=[[r.start, r.end] for r in results if not r.supported],
+            wrong_citations=sum(r.citation_supported is False for r in results),
+            complete=self._complete,
+        )
+
+    def _queue(self, sentences: list[Sentence]) -> None:
+        scored = [
+            s
+            for s in sentences
+            if not s.code
+            and len(claim(s.text).split()) >= MIN_CLAIM_WORDS
+            and claim(s.text) != NO_ANSWER
+        ]
+        if scored:
+            self._pending.extend(scored)
+            self._more.set()
+
+    async def _work(self) -> None:
+        try:
+            sources = [s.content for s in self._sources]
+            vectors = _unit(await self._check.embeddings.aembed_documents(sources))
+            while True:
+                await self._more.wait()
+                self._more.clear()
+                batch, self._pending = self._pending, []
+                if batch:
+                    claims = await self._check.embeddings.aembed_documents(
+                        [claim(s.text) for s in batch]
+                    )
+                    for sentence, row in zip(batch, _unit(claims) @ vectors.T, strict=True):
+                        self._score(sentence, row)
+                    self._wake()
+                if self._closed and not self._pending:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the answer goes on without its check; done says it is partial
+            _log.exception("grounding: the check failed")
+            self._complete = False
+
+    def _score(self, sentence: Sentence, similarity: np.ndarray) -> None:
+        best = int(similarity.argmax())
+        by_cite = {s.cite: i for i, s in enumerate(self._sources)}
+        cited = list(dict.fromkeys(cited_keys(sentence.text)))
+        threshold = self._check.min_score
+        event = GroundingEvent(
+            index=len(self._results),
+            start=sentence.start,
+            end=sentence.end,
+            cite=self._sources[best].cite,
+            source_id=self._sources[best].id,
+            score=round(float(similarity[best]), 3),
+            supported=bool(similarity[best] >= threshold),
+            cited=cited,
+            citation_supported=all(
+                k in by_cite and similarity[by_cite[k]] >= threshold for k in cited
+            )
+            if cited
+            else None,
+        )
+        self._results.append(event)
+        self._ready.append(event)
