@@ -12,6 +12,8 @@ extra keys) and ignore unless asked:
 - ``sources``: the chunks the answer is written from, in one chunk before any text
   (and later waves' new chunks, with ``context_update``),
 - ``citations``: a citation key the answer just wrote, with its source and validity,
+- ``grounding``: a sentence the answer just finished, checked against the sources
+  (its span in the content, best source, score, supported, citation_supported),
 - ``revise``: the answer restarts on a richer context (``RAG_FOLLOW_UP_DRAFT=at_once``
   or ``progressive``); text already sent cannot be taken back on this protocol,
 - ``rag``: on the last chunk, what ``done`` says (cited, uncited, invalid, metrics).
@@ -192,6 +194,8 @@ class CompletionChunks:
                     return
             elif event.type == "citation":
                 yield self._chunk({}, citations=[event.model_dump(exclude={"type"})])
+            elif event.type == "grounding":
+                yield self._chunk({}, grounding=[event.model_dump(exclude={"type"})])
             elif event.type == "context_update":
                 update = event.model_dump(exclude={"type", "sources"})
                 yield self._chunk(
@@ -250,12 +254,14 @@ async def completion(
     content: list[str] = []
     sources: list[dict[str, Any]] = []
     citations: list[dict[str, Any]] = []
+    grounding: list[dict[str, Any]] = []
     finish_reason, rag = "stop", None
     async for chunk in chunks.translate(events):
         if "error" in chunk:
             return chunk
         sources.extend(chunk.get("sources", []))
         citations.extend(chunk.get("citations", []))
+        grounding.extend(chunk.get("grounding", []))
         choice = chunk["choices"][0]
         content.append(choice["delta"].get("content") or "")
         finish_reason = choice["finish_reason"] or finish_reason
@@ -275,5 +281,6 @@ async def completion(
         "usage": usage(chunks.tokens),
         "sources": sources,
         "citations": citations,
+        "grounding": grounding,
         "rag": rag,
     }

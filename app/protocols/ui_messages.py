@@ -14,6 +14,7 @@ The answer is the stream's chunks, one JSON object per ``data:`` line, ``[DONE]`
 | ``status`` | ``data-status``, transient (``onData`` sees it; the message does not keep it) |
 | ``token`` | ``text-start`` once, then ``text-delta`` |
 | ``citation`` | ``data-citation``, one part per key (``id`` is the key) |
+| ``grounding`` | ``data-grounding``, one part per checked sentence of the text part |
 | ``context_update`` | ``source-document`` for each new chunk, then ``data-context-update`` |
 | ``revise`` | ``text-end``, ``data-revise``; the restarted answer is a new text part |
 | ``done`` | ``text-end``, ``data-metrics`` (citations, timings), ``finish`` |
@@ -143,6 +144,10 @@ class UIMessageChunks:
         if event.type == "citation":
             data = event.model_dump(exclude={"type"})
             return [{"type": "data-citation", "id": event.cite, "data": data}]
+        if event.type == "grounding":
+            checked = {**event.model_dump(exclude={"type"}), "text_id": self.open_text}
+            part_id = f"{self.open_text}-grounding-{event.index}"
+            return [{"type": "data-grounding", "id": part_id, "data": checked}]
         if event.type == "context_update":
             update = event.model_dump(exclude={"type", "sources"})
             return [

@@ -57,6 +57,10 @@ async def test_openai_client_streams_the_models_tokens_after_the_sources(serve, 
     assert sources[0]["doc_id"] == "backpressure" and sources[0]["cite"] == "doc-001"
     citations = [c for extra in extras for c in extra.get("citations", [])]
     assert [(c["cite"], c["valid"]) for c in citations] == [("doc-001", True)]
+    checks = [g for extra in extras for g in extra.get("grounding", [])]
+    whole = (0, len("".join(TOKENS)), True)
+    assert [(g["start"], g["end"], g["supported"]) for g in checks] == [whole]
+    assert checks[0]["citation_supported"] is True
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert [c.choices[0].finish_reason for c in finish] == ["stop"]
     assert (finish[0].model_extra or {})["rag"]["cited"] == ["doc-001"]
@@ -76,6 +80,7 @@ async def test_openai_client_gets_one_completion_when_not_streaming(serve, app):
     extra = completion.model_extra or {}
     assert extra["sources"][0]["doc_id"] == "backpressure"
     assert [c["cite"] for c in extra["citations"]] == ["doc-001"]
+    assert [g["cite"] for g in extra["grounding"]] == ["doc-001"]
     assert completion.usage.completion_tokens == len(TOKENS)
 
 

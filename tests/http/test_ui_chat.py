@@ -74,6 +74,10 @@ async def test_ai_sdk_reads_sources_before_text_then_citations_metrics_and_finis
     assert [p["text"] for p in parts if p["type"] == "text"] == ["".join(TOKENS)]
     citations = [p for p in parts if p["type"] == "data-citation"]
     assert [(p["id"], p["data"]["valid"]) for p in citations] == [("doc-001", True)]
+    checks = [p["data"] for p in parts if p["type"] == "data-grounding"]
+    assert [(g["text_id"], g["end"], g["supported"]) for g in checks] == [
+        ("text-1", len("".join(TOKENS)), True)
+    ]
     metrics = next(p for p in parts if p["type"] == "data-metrics")["data"]
     assert metrics["cited"] == ["doc-001"] and metrics["metrics"]["token_count"] == len(TOKENS)
     assert "data-status" not in {p["type"] for p in parts}, "status parts are transient"
