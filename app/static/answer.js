@@ -1,5 +1,7 @@
 // The answer as it streams: Markdown rendered safely, each citation key a link to its
-// source card once the server has judged it, an invalid key flagged where it was written.
+// source card once the server has judged it, an invalid key flagged where it was written,
+// and each sentence the server's grounding check did not find in the sources marked, its
+// closest source named on hover or focus.
 import { renderMarkdown } from "./markdown.js";
 
 // The server's tracker (chains/citations.py) reads keys inside brackets, in the variants
@@ -19,16 +21,27 @@ export class AnswerView {
   }
 
   /** Show a finished answer at once: an earlier turn of the conversation. */
-  show(text, verdicts) {
+  show(text, verdicts, doubts = []) {
     this.text = text;
     this.verdicts = new Map(verdicts);
+    this.doubts = [...doubts];
     this.render();
   }
 
   reset() {
     this.text = "";
     this.verdicts = new Map(); // cite -> valid, from the server's `citation` events
+    this.doubts = []; // the `grounding` events of sentences the sources do not back
+    this.checked = 0;
     this.element.replaceChildren();
+  }
+
+  /** A `grounding` event: mark its sentence when no source, or not its cited one, backs it. */
+  ground(check) {
+    this.checked += 1;
+    if (check.supported && check.citation_supported !== false) return;
+    this.doubts.push(check);
+    this.scheduleRender();
   }
 
   append(delta) {
@@ -52,17 +65,49 @@ export class AnswerView {
 
   render() {
     this.element.innerHTML = renderMarkdown(this.text);
+    for (const check of this.doubts) this.markDoubt(check);
     this.linkCitations();
   }
 
-  linkCitations() {
-    const walker = document.createTreeWalker(this.element, NodeFilter.SHOW_TEXT, {
-      acceptNode: (node) =>
-        node.parentElement.closest("code, pre") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
-    });
-    const nodes = [];
-    while (walker.nextNode()) nodes.push(walker.currentNode);
+  /** Wrap the rendered text of one doubted sentence (found by its words) in a mark. */
+  markDoubt(check) {
+    const words = plain(this.text.slice(check.start, check.end));
+    const nodes = textNodes(this.element);
+    const flat = nodes.map((n) => n.data).join("");
+    const at = flat.indexOf(words);
+    if (!words || at < 0) return; // Markdown reshaped it beyond recognition: left unmarked
+    const note = check.supported
+      ? `Cites ${check.cited.join(", ")}, which does not support it; closest source: ${check.cite}`
+      : `Not supported by the sources; closest: ${check.cite} (similarity ${check.score.toFixed(2)})`;
+    let offset = 0;
+    let first = true;
     for (const node of nodes) {
+      const from = Math.max(at - offset, 0);
+      const to = Math.min(at + words.length - offset, node.data.length);
+      offset += node.data.length;
+      if (to <= from) continue;
+      const piece = node.splitText(from);
+      piece.splitText(to - from);
+      const mark = document.createElement("mark");
+      mark.className = "unsupported";
+      mark.dataset.note = note;
+      mark.dataset.cite = check.cite;
+      mark.title = note;
+      piece.replaceWith(mark);
+      mark.append(piece);
+      if (first) {
+        mark.tabIndex = 0; // one stop per sentence: focus shows the note
+        const said = document.createElement("span");
+        said.className = "visually-hidden";
+        said.textContent = ` (${note})`;
+        mark.after(said);
+        first = false;
+      }
+    }
+  }
+
+  linkCitations() {
+    for (const node of textNodes(this.element)) {
       const parts = this.splitKeys(node.data);
       if (parts.length > 1) node.replaceWith(...parts);
     }
@@ -111,4 +156,23 @@ export class AnswerView {
     });
     return link;
   }
+}
+
+/** The text nodes under `element`, in order, code left out (it holds no citation or claim). */
+function textNodes(element) {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) =>
+      node.parentElement.closest("code, pre") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  return nodes;
+}
+
+/** A sentence as Markdown renders its words: list markers, emphasis and headings gone. */
+function plain(sentence) {
+  return sentence
+    .replace(/^\s*(?:[-*+]|\d{1,3}[.)]|#{1,6})\s+/, "")
+    .replace(/[*_`]+/g, "")
+    .trim();
 }

@@ -130,6 +130,9 @@ async function ask(question) {
           answer.judge(event);
           if (event.valid) sources.markCited(event.cite);
           break;
+        case "grounding":
+          answer.ground(event);
+          break;
         case "revise":
           answer.reset();
           sources.unmarkCited();
@@ -142,8 +145,10 @@ async function ask(question) {
           if (!answer.text && event.answer) answer.show(event.answer, []);
           const m = event.metrics;
           footer({ ttfs: m.ttfs_ms, ttft: m.ttft_ms, rate: m.tokens_per_sec, total: m.total_ms });
-          $("status").textContent = `${m.token_count} tokens`;
-          thread.add({ ...turn, answer: event.answer, verdicts: [...answer.verdicts] });
+          const g = event.grounding;
+          $("status").textContent = `${m.token_count} tokens` + (g && g.sentences
+            ? `; ${g.supported} of ${g.sentences} sentences supported by the sources` : "");
+          thread.add({ ...turn, answer: event.answer, verdicts: [...answer.verdicts], doubts: answer.doubts });
           setState("done");
           break;
         }

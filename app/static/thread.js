@@ -77,6 +77,6 @@ export class Thread {
     const answer = new AnswerView(body, {
       onCitationClick: (cite) => sources.highlight(cite), idPrefix: prefix,
     });
-    answer.show(turn.answer, turn.verdicts);
+    answer.show(turn.answer, turn.verdicts, turn.doubts);
   }
 }
