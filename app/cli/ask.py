@@ -88,6 +88,19 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
             marks = [f"[green]{c} ✓[/green]" for c in event.cited]
             marks += [f"[red]{c} ✗ not retrieved[/red]" for c in event.invalid_citations]
             out.print("\n\ncited: " + (", ".join(marks) or "none"))
+            if (g := event.grounding) is not None and g.sentences:
+                out.print(
+                    f"supported by the sources: {g.supported} of {g.sentences} sentences "
+                    f"({g.supported_share:.0%})"
+                    + ("" if g.complete else " [yellow](check incomplete)[/yellow]")
+                )
+                for start, end in g.unsupported:
+                    out.print(f"[red]  ✗ {escape(event.answer[start:end])}[/red]")
+                if g.wrong_citations:
+                    out.print(
+                        f"[red]  {g.wrong_citations} sentence(s) cite a source that does not "
+                        "support them[/red]"
+                    )
             m = event.metrics
             out.print(
                 f"[dim]retrieval {m.retrieval_ms} ms · first source {m.ttfs_ms} ms · "

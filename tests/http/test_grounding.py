@@ -6,9 +6,12 @@ source, and one invented. The real sample knowledge base (Chroma) retrieves the
 sources and the service's own embedding model scores the sentences.
 """
 
+import asyncio
+import subprocess
+
 import pytest
 from langserve import RemoteRunnable
-from sse_helpers import of_type, read_events, scripted_app
+from sse_helpers import CLI, of_type, read_events, scripted_app
 
 from bench.scripted_llm import Script
 
@@ -95,3 +98,20 @@ async def test_remote_runnable_on_rag_events_yields_the_grounding_events(
     assert [c["supported"] for c in checks] == [True, True, False]
     assert chunks[-1]["grounding"]["wrong_citations"] == 1
 
+
+
+async def test_cli_ask_prints_the_supported_share_and_the_unsupported_sentences(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    scripted_llm.script = Script(tokens=ANSWER)
+    with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
+        command = [str(CLI), "ask", "--url", server.url, "-k", "2", QUESTION["question"]]
+        run = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, timeout=120
+        )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "supported by the sources: 2 of 3 sentences (67%)" in lines
+    assert f"  ✗ {INVENTED}" in lines
+    assert not any(COPIED in line and "✗" in line for line in lines)
+    assert "  1 sentence(s) cite a source that does not support them" in lines
