@@ -9,11 +9,13 @@ sources and the service's own embedding model scores the sentences.
 import asyncio
 import subprocess
 
+import numpy as np
 import pytest
 from langserve import RemoteRunnable
 from sse_helpers import CLI, of_type, read_events, scripted_app
 
 from bench.scripted_llm import Script
+from chains.grounding import claim
 
 pytestmark = pytest.mark.anyio
 
@@ -33,6 +35,11 @@ ANSWER = [
     " and orbits Jupiter every Tuesday.",
 ]
 """The three sentences, split mid-word, mid-citation and before a stop."""
+
+
+def unit(vectors):
+    array = np.asarray(vectors)
+    return array / np.linalg.norm(array, axis=1, keepdims=True)
 
 
 def answer_of(events):
@@ -115,3 +122,23 @@ async def test_cli_ask_prints_the_supported_share_and_the_unsupported_sentences(
     assert f"  ✗ {INVENTED}" in lines
     assert not any(COPIED in line and "✗" in line for line in lines)
     assert "  1 sentence(s) cite a source that does not support them" in lines
+
+
+async def test_real_engine_answer_is_checked_sentence_by_sentence(live_server, embeddings):
+    events = await read_events(live_server, json={"question": "What is backpressure?", "k": 3})
+    answer = answer_of(events)
+    sources = of_type(events, "source")
+    checks = of_type(events, "grounding")
+    assert events[-1][1] == "done" and checks, answer
+    ends = [0, *(c["end"] for c in checks)]
+    assert all(c["start"] >= ends[i] and c["end"] > c["start"] for i, c in enumerate(checks))
+    # Scored again here, on the final text: the live scores are the offline ones.
+    claims = [claim(answer[c["start"] : c["end"]]) for c in checks]
+    again = unit(embeddings.embed_documents(claims)) @ unit(
+        embeddings.embed_documents([s["content"] for s in sources])
+    ).T
+    for check, row in zip(checks, again, strict=True):
+        assert check["score"] == pytest.approx(float(row.max()), abs=2e-3)
+        assert check["cite"] == sources[int(row.argmax())]["cite"]
+    summary = events[-1][2]["grounding"]
+    assert summary["sentences"] == len(checks) and summary["complete"]
