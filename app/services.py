@@ -165,6 +165,7 @@ def build_services(
             embeddings,
             min_score=settings.grounding_min_score,
             timeout_s=settings.embeddings_timeout_s,
+            stored=kbs.stored_vectors,
         )
         if settings.grounding
         else None,

@@ -22,6 +22,7 @@ from bench import (
     citations,
     conversation,
     engine,
+    grounding,
     ingestion,
     knowledge_bases,
     llm_overhead,
@@ -153,6 +154,9 @@ async def main(work: Path) -> list[Section]:
 
         log("17. protocol doors: cost per token against /rag/sse")
         sections.append(protocols.section(await protocols.run(work, logs)))
+
+        log("18. live grounding: agreement with the offline judge, cost on the engine")
+        sections.append(grounding.section(await grounding.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

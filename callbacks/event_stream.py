@@ -206,7 +206,7 @@ class RagEventStream(EventRunnable[RagEvent]):
                         written_from = drafted or handler.sources
                         tracker = CitationTracker(_keys(written_from))
                         if self.grounding is not None and written_from:
-                            checker = self.grounding.start(written_from, grounded)
+                            checker = self.grounding.start(written_from, request.kb, grounded)
                         if (ttft_ms := metrics.first_token()) is not None:
                             yield TtftEvent(ms=round(ttft_ms, 2))
                     metrics.last_token = time.perf_counter()

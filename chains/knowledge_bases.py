@@ -20,7 +20,7 @@ knowledge base's search in its own retriever run (so the sources are reported on
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -166,6 +166,11 @@ class KnowledgeBases:
             if kb is None or kb.collection_id != str(collection.id):
                 kb = self._open[name] = self._build(name)
             return kb
+
+    def stored_vectors(self, name: str, ids: Sequence[str]) -> dict[str, Sequence[float]]:
+        """The vectors Chroma holds for the chunks ``ids`` of ``name``: no re-embedding."""
+        got = self.get(name).store.get(ids=list(ids), include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"], strict=True))
 
     def create(self, name: str) -> KnowledgeBase:
         """Create an empty knowledge base.

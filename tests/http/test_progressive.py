@@ -162,8 +162,8 @@ async def test_progressive_setting_is_the_default_and_a_request_can_turn_it_off(
 
 # -- revise semantics: a wave forced slow, the answer from the scripted server ----------
 
-ANSWER = [*(f" w{i}" for i in range(30)), " see", " [doc", "-004]", "."]
-"""30 words, then a key that only the enriched context holds (doc-004), split in two."""
+ANSWER = [*(f" W{i}" + "." * (i % 5 == 4) for i in range(30)), " see", " [doc", "-004]", "."]
+"""30 words in sentences of five, then a key only the enriched context holds (doc-004)."""
 
 
 async def test_slow_wave_that_changes_the_best_source_revises_the_answer(
@@ -188,6 +188,11 @@ async def test_slow_wave_that_changes_the_best_source_revises_the_answer(
         ("doc-004", True, update["new_ids"][0])
     ]
     assert done["cited"] == ["doc-004"] and done["waves"] == [1, 2]
+    # The draft's sentence checks end with it: the final answer's six are checked afresh.
+    checks = of_type(events[at_revise:], "grounding")
+    assert [c["index"] for c in checks] == list(range(6))
+    assert done["answer"][checks[-1]["start"] : checks[-1]["end"]].endswith("see [doc-004].")
+    assert checks[-1]["cited"] == ["doc-004"] and done["grounding"]["sentences"] == 6
     assert done["metrics"]["wave1_ttft_ms"] == done["metrics"]["ttft_ms"]
     assert done["metrics"]["token_count"] == len(ANSWER)
     first, second = scripted_llm.calls
