@@ -17,7 +17,6 @@ knowledge base, where a sentence's own chunk separates from every other chunk.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -231,8 +230,8 @@ class LiveGrounding:
     async def aclose(self) -> None:
         """Stop scoring (the answer was revised, or its client left)."""
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        # gather: the worker's CancelledError is returned, a cancel of our own caller is not
+        await asyncio.gather(self._task, return_exceptions=True)
 
     def summary(self) -> GroundingSummary:
         """What ``done`` reports: how many sentences were checked, and which were not supported."""
