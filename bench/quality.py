@@ -33,12 +33,12 @@ from langchain_core.prompts import ChatPromptTemplate
 from app.knowledge_base import load_sample_documents
 from bench.report import Section
 from chains.embeddings import build_embeddings
-from chains.grounding import cited_keys, claim
 from chains.ingest import Ingestor, build_splitter
 from chains.llm import build_chat_model
 from chains.prompt import NO_ANSWER, RAG_PROMPT, SYSTEM_TEMPLATE
 from chains.rag import build_rag_chain
 from chains.retriever import ScoredRetriever
+from chains.sentences import cited_keys, claim
 from chains.store import build_chroma_client, build_vector_store
 
 QUESTIONS: list[tuple[str, str | None]] = [

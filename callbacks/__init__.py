@@ -4,7 +4,8 @@ The runnable (:class:`RagEventStream`) is what LangServe serves at ``/rag/events
 what ``/rag/sse`` iterates.
 """
 
-from callbacks.event_stream import RagEventStream, StreamRequest
+from callbacks.event_stream import RagEventStream
 from callbacks.queue_handler import QueueCallbackHandler
+from callbacks.stream_request import StreamRequest
 
 __all__ = ["QueueCallbackHandler", "RagEventStream", "StreamRequest"]

@@ -26,11 +26,11 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
-from pydantic import AliasChoices, Field
 
 from callbacks.progressive import Draft, Outcome, run_progressive
 from callbacks.queue_handler import QueueCallbackHandler
 from callbacks.stream_clock import StreamClock
+from callbacks.stream_request import StreamRequest
 from chains.citations import CitationTracker
 from chains.conversation import needs_rewrite
 from chains.errors import StreamingRagError, error_event_for
@@ -50,34 +50,7 @@ from chains.events import (
 )
 from chains.grounding import GroundingCheck, LiveGrounding
 from chains.progressive import ProgressivePlan
-from chains.rag import DEFAULT_K, MAX_K, MAX_QUESTION_CHARS, RagInput, rag_input_model
-
-
-class StreamRequest(RagInput):
-    """A RAG question plus stream options; ``query``/``n_results`` alias ``question``/``k``.
-
-    The aliases are the names notebook-style clients (and Chroma's own API) use.
-    """
-
-    question: str = Field(
-        ...,
-        description="The question to answer.",
-        max_length=MAX_QUESTION_CHARS,
-        validation_alias=AliasChoices("question", "query"),
-    )
-    k: int = Field(
-        DEFAULT_K,
-        ge=1,
-        le=MAX_K,
-        description="How many sources to retrieve.",
-        validation_alias=AliasChoices("k", "n_results"),
-    )
-    stream_sources: bool = Field(True, description="Send the source events.")
-    progressive: bool = Field(
-        False,
-        description="Start from the best source at once and enrich the context in waves "
-        "(context_update, and revise when a wave changes it materially).",
-    )
+from chains.rag import rag_input_model
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,7 @@
 """Live grounding: each sentence of the answer scored against its sources as it is written.
 
-A :class:`SentenceSplitter` finds sentence ends in the streamed answer (a stop, then the
-citations written after it, then the next sentence's first character; or a line end);
-it leaves abbreviations, decimals, inline code and code blocks whole. A
-:class:`LiveGrounding` embeds each finished sentence, without its citation brackets,
+The :class:`~chains.sentences.SentenceSplitter` cuts the streamed answer into
+sentences; a :class:`LiveGrounding` embeds each finished sentence, without its citation brackets,
 with the service's own embedding model, in batches on a worker task beside generation,
 and compares it with the answer's sources by cosine similarity: the best source above
 the threshold supports the sentence. Where the sentence cites keys, the cited sources
@@ -18,16 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from chains.citations import DEFAULT_KEY_PATTERN
-from chains.events import CITE_KEY_FORMAT, GroundingEvent, GroundingSummary, Source
+from chains.events import GroundingEvent, GroundingSummary, Source
 from chains.prompt import NO_ANSWER
+from chains.sentences import Sentence, SentenceSplitter, cited_keys, claim
 
 MEASURED_SUPPORT_SCORE = 0.454
 """Cosine similarity (all-MiniLM-L6-v2) from which a source supports a sentence: the
@@ -37,117 +34,7 @@ sentences against every other chunk, best true minus false positive rate)."""
 MIN_CLAIM_WORDS = 3
 """Shorter sentences ("Yes.", a heading) claim too little to score; none is sent."""
 
-_ABBREVIATIONS = ("e.g", "i.e", "vs", "cf", "approx", "dr", "mr", "mrs", "ms", "prof", "fig", "no")
-
-_END = re.compile(
-    # A stop, closing quotes or brackets, citations written after it, then whitespace and
-    # a character that starts a sentence (not lowercase, not a citation still to come).
-    r"[.!?]+[\"'\u201d\u2019)*_]*(?:[ \t]*[\[【][^\]】\n]{1,80}[\]】])*(?=\s+[^\sa-z\[【])"
-    r"|\n"
-)
-_LIST_MARKER = re.compile(r"\s*(?:\d{1,3}|[A-Za-z])[.)]")
-_BRACKET = re.compile(r"[\[【]([^\]】]{1,80})[\]】]")
-_KEY = re.compile(DEFAULT_KEY_PATTERN, re.IGNORECASE)
-_FENCE = "```"
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A finished sentence: its text and character span in the answer (end exclusive)."""
-
-    start: int
-    end: int
-    text: str
-    code: bool = False
-
-
-class SentenceSplitter:
-    """Cut a streamed answer into sentences as soon as each one is known to be finished.
-
-    A sentence is finished when the next one has started (its first character arrived),
-    so a citation written after the full stop stays with its sentence.
-
-    Example:
-        >>> splitter = SentenceSplitter()
-        >>> [s.text for t in ["Chroma stores vec", "tors. [doc-001] It", " is fast."]
-        ...  for s in splitter.feed(t)] + [s.text for s in splitter.flush()]
-        ['Chroma stores vectors. [doc-001]', 'It is fast.']
-
-    """
-
-    def __init__(self) -> None:
-        self._text = ""
-        self._start = 0
-
-    def feed(self, token: str) -> list[Sentence]:
-        """Add one token; the sentences it finished."""
-        self._text += token
-        return self._finished(final=False)
-
-    def flush(self) -> list[Sentence]:
-        """The answer has ended: the sentences still open."""
-        return self._finished(final=True)
-
-    def _finished(self, *, final: bool) -> list[Sentence]:
-        out: list[Sentence] = []
-        while (cut := self._next_cut(final)) is not None:
-            end, resume, code = cut
-            text = self._text[self._start : end]
-            start = self._start + len(text) - len(text.lstrip())
-            if text.strip():
-                out.append(Sentence(start, start + len(text.strip()), text.strip(), code))
-            self._start = resume
-        return out
-
-    def _next_cut(self, final: bool) -> tuple[int, int, bool] | None:
-        """Where the open sentence ends, where the next begins, and whether it is code."""
-        text, start = self._text, self._start
-        body = len(text) - len(text[start:].lstrip())
-        if body == len(text):
-            return None
-        if text.startswith(_FENCE, body):
-            close = text.find(_FENCE, body + len(_FENCE))
-            if close == -1:
-                return (len(text), len(text), True) if final else None
-            return close + len(_FENCE), close + len(_FENCE), True
-        fence = text.find(_FENCE, body)
-        limit = len(text) if fence == -1 else fence
-        for match in _END.finditer(text, body, limit):
-            before = text[body : match.start()]
-            if match.group() == "\n":
-                return match.start(), match.end(), False
-            if before.count("`") % 2 or _is_abbreviation(before):
-                continue
-            if _LIST_MARKER.fullmatch(text[body : match.end()]):
-                continue
-            return match.end(), match.end(), False
-        if fence != -1:
-            return fence, fence, False
-        return (len(text), len(text), False) if final else None
-
-
-def _is_abbreviation(before: str) -> bool:
-    """Whether the stop after ``before`` ends an abbreviation or an initial (``J.``)."""
-    word = re.search(r"[\w.]+$", before)
-    if word is None:
-        return False
-    last = word.group().lower()
-    return last in _ABBREVIATIONS or (len(last) == 1 and before[-1].isupper())
-
-
-def cited_keys(sentence: str) -> list[str]:
-    """The normalised keys cited in one sentence, in order (``[Doc-1]`` is ``doc-001``)."""
-    return [
-        CITE_KEY_FORMAT.format(int(m.group(1)))
-        for body in _BRACKET.findall(sentence)
-        for m in _KEY.finditer(body)
-    ]
-
-
-def claim(sentence: str) -> str:
-    """A sentence without its citation brackets: the text a source must support."""
-    return " ".join(_BRACKET.sub(" ", sentence).split())
 
 
 def _unit(vectors: Sequence[Sequence[float]]) -> np.ndarray:

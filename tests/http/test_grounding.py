@@ -15,7 +15,7 @@ from langserve import RemoteRunnable
 from sse_helpers import CLI, of_type, read_events, scripted_app
 
 from bench.scripted_llm import Script
-from chains.grounding import claim
+from chains.sentences import claim
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from chains.grounding import SentenceSplitter, cited_keys, claim
+from chains.sentences import SentenceSplitter, cited_keys, claim
 
 ANSWER = (
     "RAG retrieves first, e.g. from Chroma [doc-001]. Scores run from 0.0 to 1.0! "
