@@ -96,11 +96,15 @@ export class AnswerView {
       piece.replaceWith(mark);
       mark.append(piece);
       if (first) {
-        mark.tabIndex = 0; // one stop per sentence: focus shows the note
+        // One stop per sentence: focus shows the note, and a screen reader reads it as
+        // the mark's description (kept out of the answer's own text, so a copy is clean).
+        mark.tabIndex = 0;
         const said = document.createElement("span");
-        said.className = "visually-hidden";
-        said.textContent = ` (${note})`;
-        mark.after(said);
+        said.id = `${this.idPrefix}doubt-${check.index}`;
+        said.hidden = true;
+        said.textContent = note;
+        this.element.append(said);
+        mark.setAttribute("aria-describedby", said.id);
         first = false;
       }
     }

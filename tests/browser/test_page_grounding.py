@@ -40,5 +40,7 @@ def test_an_unsupported_sentence_is_marked_with_its_closest_source_on_focus(
         expect(marks.first).to_be_focused()
         shown = marks.first.evaluate("m => getComputedStyle(m, '::after').content")
         assert note in shown
-        expect(page.locator("#answer .visually-hidden")).to_contain_text(note)
+        described = page.locator(f"#{marks.first.get_attribute('aria-describedby')}")
+        expect(described).to_have_text(note)
+        expect(described).to_be_hidden()  # a description, not part of the answer's text
         expect(page.locator("#status")).to_contain_text("1 of 2 sentences supported by the sources")
