@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.shutdown import ShutdownGate
 from callbacks import RagEventStream
-from chains.events import DoneEvent, ErrorEvent, IngestEvent, RagEvent
+from chains.events import DoneEvent, ErrorEvent, RagEvent
+from chains.ingest_events import IngestEvent
 
 access_log = logging.getLogger("streaming_rag.access")
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from sse_starlette.sse import ServerSentEvent
 
-from chains.events import IngestEvent, RagEvent, SummaryEvent
+from chains.events import RagEvent
+from chains.ingest_events import IngestEvent
+from chains.summary_events import SummaryEvent
 
 EventStream = AsyncIterator[RagEvent] | AsyncIterator[IngestEvent] | AsyncIterator[SummaryEvent]
 """Typed events, each with a ``type`` field."""

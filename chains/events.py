@@ -5,7 +5,8 @@ can all depend on it. It also owns the one description of a retrieved source: it
 citation key format (:func:`cite_key`), the metadata values a source may carry
 (:data:`MetadataValue`) and the mapping from a retrieved ``Document`` to a
 :class:`Source`, which is both an item of the RAG chain's ``sources`` and the payload of
-a ``source`` event.
+a ``source`` event. The ingestion and summary streams' events build on its
+:class:`EventModel` in :mod:`chains.ingest_events` and :mod:`chains.summary_events`.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ def cite_key(rank: int) -> str:
     return CITE_KEY_FORMAT.format(rank + 1)
 
 
-class _Event(BaseModel):
+class EventModel(BaseModel):
+    """An event's payload: its fields are the protocol, nothing else is accepted."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class _SentWhenSet(_Event):
+class SentWhenSet(EventModel):
     """An event whose fields in ``_sent_when_set`` are left out of its JSON while None."""
 
     _sent_when_set: ClassVar[frozenset[str]] = frozenset()
@@ -49,7 +52,7 @@ class _SentWhenSet(_Event):
         return {k: v for k, v in payload.items() if v is not None or k not in self._sent_when_set}
 
 
-class StatusEvent(_Event):
+class StatusEvent(EventModel):
     """A phase change: ``retrieving``, ``widening``, ``generating``."""
 
     type: Literal["status"] = "status"
@@ -57,7 +60,7 @@ class StatusEvent(_Event):
     message: str
 
 
-class Source(_Event):
+class Source(EventModel):
     """One retrieved chunk: an item of the chain's ``sources`` and a ``source`` event.
 
     All sources of an answer precede its first token.
@@ -94,7 +97,7 @@ class Source(_Event):
         )
 
 
-class ContextUpdateEvent(_SentWhenSet):
+class ContextUpdateEvent(SentWhenSet):
     """A later wave of progressive context finished: the sources it adds, its ranking.
 
     ``sources`` are the chunks no earlier event showed, keyed ``doc-005`` onwards; they
@@ -114,7 +117,7 @@ class ContextUpdateEvent(_SentWhenSet):
     _sent_when_set = frozenset({"query"})
 
 
-class ReviseEvent(_Event):
+class ReviseEvent(EventModel):
     """The answer restarts on an enriched context: a client clears the draft."""
 
     type: Literal["revise"] = "revise"
@@ -122,21 +125,21 @@ class ReviseEvent(_Event):
     reason: str
 
 
-class TtftEvent(_Event):
+class TtftEvent(EventModel):
     """Time to first token, sent just before the first ``token``."""
 
     type: Literal["ttft"] = "ttft"
     ms: float
 
 
-class TokenEvent(_Event):
+class TokenEvent(EventModel):
     """One LLM delta; concatenated in order they equal ``done.answer``."""
 
     type: Literal["token"] = "token"
     content: str
 
 
-class CitationEvent(_Event):
+class CitationEvent(EventModel):
     """The first appearance of a citation key in the answer."""
 
     type: Literal["citation"] = "citation"
@@ -146,7 +149,7 @@ class CitationEvent(_Event):
     token_index: int
 
 
-class GroundingEvent(_Event):
+class GroundingEvent(EventModel):
     """One finished sentence of the answer, scored against the answer's sources.
 
     ``start``/``end`` are character offsets in the answer (the concatenated tokens),
@@ -168,7 +171,7 @@ class GroundingEvent(_Event):
     citation_supported: bool | None
 
 
-class GroundingSummary(_Event):
+class GroundingSummary(EventModel):
     """``done.grounding``: every checked sentence of the final answer, summed up."""
 
     sentences: int
@@ -187,7 +190,7 @@ class GroundingSummary(_Event):
         )
 
 
-class Metrics(_SentWhenSet):
+class Metrics(SentWhenSet):
     """Timings of one answer, from a monotonic clock started when the request arrived."""
 
     retrieval_ms: float | None
@@ -206,7 +209,7 @@ class Metrics(_SentWhenSet):
     _sent_when_set = frozenset({"rewrite_ms"})
 
 
-class DoneEvent(_SentWhenSet):
+class DoneEvent(SentWhenSet):
     """The last event of a good stream."""
 
     type: Literal["done"] = "done"
@@ -228,7 +231,7 @@ class DoneEvent(_SentWhenSet):
     _sent_when_set = frozenset({"grounding"})
 
 
-class ErrorEvent(_Event):
+class ErrorEvent(EventModel):
     """The last event of a failed stream; events already sent stay valid."""
 
     type: Literal["error"] = "error"
@@ -254,91 +257,3 @@ RagEvent = (
     | ErrorEvent
 )
 """Every event of the answer stream."""
-
-
-class PipelineStartEvent(_Event):
-    """An ingestion run begins."""
-
-    type: Literal["pipeline_start"] = "pipeline_start"
-    total_docs: int
-
-
-class DocStageEvent(_SentWhenSet):
-    """A document reached a stage: received, chunked, embedding, embedded, indexing, ready.
-
-    Only the counts that belong to the stage are sent (``dims`` with ``embedded``...).
-    """
-
-    type: Literal["doc_stage"] = "doc_stage"
-    doc_id: str
-    index: int = Field(description="position of the document in the request")
-    stage: Literal["received", "chunked", "embedding", "embedded", "indexing", "ready"]
-    num_chunks: int | None = None
-    dims: int | None = None
-    num_chunks_indexed: int | None = None
-    stale_removed: int | None = None
-    _sent_when_set = frozenset({"num_chunks", "dims", "num_chunks_indexed", "stale_removed"})
-
-
-class DocErrorEvent(_Event):
-    """A document could not be indexed; the others go on."""
-
-    type: Literal["doc_error"] = "doc_error"
-    doc_id: str | None = Field(description="null when the document had no valid id")
-    index: int = Field(description="position of the document in the request")
-    error: str
-
-
-class PipelineDoneEvent(_Event):
-    """An ingestion run ended."""
-
-    type: Literal["pipeline_done"] = "pipeline_done"
-    indexed: int
-    failed: int
-    collection_size: int
-    elapsed_ms: float
-
-
-IngestEvent = PipelineStartEvent | DocStageEvent | DocErrorEvent | PipelineDoneEvent | ErrorEvent
-"""Every event of an ingestion run; ``error`` ends a run that failed as a whole."""
-
-
-class SummaryStartEvent(_Event):
-    """A summary begins: the document and how it was split for the model."""
-
-    type: Literal["summary_start"] = "summary_start"
-    document_id: str
-    title: str
-    total_chunks: int
-    total_chars: int
-
-
-class SummaryChunkEvent(_Event):
-    """One part of the document is summarized (parts finish in any order)."""
-
-    type: Literal["summary_chunk"] = "summary_chunk"
-    chunk_index: int
-    progress: int = Field(ge=0, le=100, description="share of the parts summarized so far")
-    partial_summary: str
-
-
-class SummaryMetrics(_Event):
-    """Timings of one summary, in milliseconds from the request."""
-
-    first_token_ms: float | None = Field(description="the final summary's first token")
-    total_ms: float
-    token_count: int
-    tokens_per_sec: float | None
-    model_calls: int = Field(description="parts, collapse steps and the final summary")
-
-
-class SummaryDoneEvent(_Event):
-    """The last event of a good summary stream."""
-
-    type: Literal["summary_done"] = "summary_done"
-    final_summary: str
-    metrics: SummaryMetrics
-
-
-SummaryEvent = SummaryStartEvent | SummaryChunkEvent | TokenEvent | SummaryDoneEvent | ErrorEvent
-"""Every event of a summary stream; ``token`` carries the final summary as it is written."""

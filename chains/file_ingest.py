@@ -15,8 +15,9 @@ from typing import Literal
 from watchfiles import Change, DefaultFilter, awatch
 
 from chains.errors import error_event_for
-from chains.events import DocErrorEvent, DocStageEvent, ErrorEvent
+from chains.events import ErrorEvent
 from chains.ingest import Ingestor, InputDocument
+from chains.ingest_events import DocErrorEvent, DocStageEvent
 from chains.loaders import file_doc_id, is_supported, load_file
 
 

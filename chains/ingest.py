@@ -34,11 +34,11 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field, field_validator
 
 from chains.errors import DocumentNotFoundError, IndexingError, error_event_for
-from chains.events import (
+from chains.events import MetadataValue
+from chains.ingest_events import (
     DocErrorEvent,
     DocStageEvent,
     IngestEvent,
-    MetadataValue,
     PipelineDoneEvent,
     PipelineStartEvent,
 )

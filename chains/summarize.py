@@ -41,16 +41,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chains.errors import DocumentNotFoundError, error_event_for
 from chains.event_runnable import EventRunnable
-from chains.events import (
+from chains.events import TokenEvent
+from chains.ingest import content_doc_id
+from chains.knowledge_bases import KbName
+from chains.summary_events import (
     SummaryChunkEvent,
     SummaryDoneEvent,
     SummaryEvent,
     SummaryMetrics,
     SummaryStartEvent,
-    TokenEvent,
 )
-from chains.ingest import content_doc_id
-from chains.knowledge_bases import KbName
 
 PART_CHARS = 2400
 """About 600 tokens: a part, its instructions and its summary fit a 2,048-token slot."""

@@ -23,8 +23,8 @@ from app.settings import Settings
 from bench.harness import free_port
 from bench.scripted_llm import ScriptedLLM
 from chains.embeddings import build_embeddings
-from chains.events import PipelineDoneEvent
 from chains.ingest import Ingestor, InputDocument, build_splitter
+from chains.ingest_events import PipelineDoneEvent
 from chains.store import build_chroma_client, build_vector_store
 
 TEST_MAX_TOKENS = 48

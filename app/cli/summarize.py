@@ -19,7 +19,7 @@ from rich.progress import Progress
 from app.cli._console import console
 from app.cli.serve import model_server
 from app.settings import Settings
-from chains.events import SummaryEvent
+from chains.summary_events import SummaryEvent
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
