@@ -213,10 +213,11 @@ class RagEventStream(EventRunnable[RagEvent]):
                 grounding=self._summary(checker),
             )
         finally:
-            if checker is not None:
-                await checker.aclose()
+            # Both cancelled before any await: in a cancelled scope (the client left) the
+            # first await raises at once, and the producer must be cancelled by then.
             producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
+            workers = [producer] if checker is None else [producer, checker.stop()]
+            await asyncio.gather(*workers, return_exceptions=True)
 
     def _summary(self, checker: LiveGrounding | None) -> GroundingSummary | None:
         """``done.grounding``: the check's summary; an answer with no sentence has one too."""

@@ -114,11 +114,15 @@ class LiveGrounding:
             await self.aclose()
         return self.take()
 
-    async def aclose(self) -> None:
-        """Stop scoring (the answer was revised, or its client left)."""
+    def stop(self) -> asyncio.Task[None]:
+        """Cancel scoring now; the worker task, for the caller to await with its others."""
         self._task.cancel()
+        return self._task
+
+    async def aclose(self) -> None:
+        """Stop scoring (the answer was revised, or ran out of time) and wait for it."""
         # gather: the worker's CancelledError is returned, a cancel of our own caller is not
-        await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(self.stop(), return_exceptions=True)
 
     def summary(self) -> GroundingSummary:
         """What ``done`` reports: how many sentences were checked, and which were not supported."""
