@@ -83,10 +83,11 @@ class LiveGrounding:
         wake: Callable[[], None],
     ) -> None:
         self._check, self._sources, self._kb, self._wake = check, list(sources), kb, wake
+        self._rank_of = {source.cite: i for i, source in enumerate(self._sources)}
         self._splitter = SentenceSplitter()
-        self._pending: list[Sentence] = []
-        self._ready: list[GroundingEvent] = []
+        self._pending: list[tuple[Sentence, str]] = []  # each with its claim
         self._results: list[GroundingEvent] = []
+        self._taken = 0  # how many of the results take() has handed out
         self._more = asyncio.Event()
         self._closed = False
         self._complete = True
@@ -98,7 +99,8 @@ class LiveGrounding:
 
     def take(self) -> list[GroundingEvent]:
         """The events scored since the last call, in sentence order."""
-        ready, self._ready = self._ready, []
+        ready = self._results[self._taken :]
+        self._taken = len(self._results)
         return ready
 
     async def finish(self) -> list[GroundingEvent]:
@@ -138,12 +140,11 @@ class LiveGrounding:
         )
 
     def _queue(self, sentences: list[Sentence]) -> None:
+        claimed = [(s, claim(s.text)) for s in sentences if not s.code]
         scored = [
-            s
-            for s in sentences
-            if not s.code
-            and len(claim(s.text).split()) >= MIN_CLAIM_WORDS
-            and claim(s.text) != NO_ANSWER
+            (s, said)
+            for s, said in claimed
+            if len(said.split()) >= MIN_CLAIM_WORDS and said != NO_ANSWER
         ]
         if scored:
             self._pending.extend(scored)
@@ -158,9 +159,9 @@ class LiveGrounding:
                 batch, self._pending = self._pending, []
                 if batch:
                     claims = await self._check.embeddings.aembed_documents(
-                        [claim(s.text) for s in batch]
+                        [said for _, said in batch]
                     )
-                    for sentence, row in zip(batch, _unit(claims) @ vectors.T, strict=True):
+                    for (sentence, _), row in zip(batch, _unit(claims) @ vectors.T, strict=True):
                         self._score(sentence, row)
                     self._wake()
                 if self._closed and not self._pending:
@@ -189,7 +190,6 @@ class LiveGrounding:
 
     def _score(self, sentence: Sentence, similarity: np.ndarray) -> None:
         best = int(similarity.argmax())
-        by_cite = {s.cite: i for i, s in enumerate(self._sources)}
         cited = list(dict.fromkeys(cited_keys(sentence.text)))
         threshold = self._check.min_score
         event = GroundingEvent(
@@ -202,10 +202,9 @@ class LiveGrounding:
             supported=bool(similarity[best] >= threshold),
             cited=cited,
             citation_supported=all(
-                k in by_cite and similarity[by_cite[k]] >= threshold for k in cited
+                k in self._rank_of and similarity[self._rank_of[k]] >= threshold for k in cited
             )
             if cited
             else None,
         )
         self._results.append(event)
-        self._ready.append(event)
