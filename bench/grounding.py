@@ -26,10 +26,9 @@ from statistics import median
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import numpy as np
 
 from bench.harness import Service, fmt, run_alone, start_app, timed_payloads
-from bench.quality import QUESTIONS, calibrate, claim, kb_chunks, knowledge_base, sentences
+from bench.quality import QUESTIONS, calibrate, claim, kb_chunks, knowledge_base, sentences, unit
 
 if TYPE_CHECKING:
     from bench.report import Section
@@ -76,7 +75,6 @@ def agreement(embeddings: Any, answers: list[dict[str, Any]], threshold: float) 
         parts = [claim(s) for s in sentences(a["answer"]) if len(claim(s).split()) >= 3]
         if not parts:
             continue
-        unit = lambda v: np.asarray(v) / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
         written_from = [s["content"] for s in a["sources"]]
         similarity = unit(embeddings.embed_documents(parts)) @ unit(
             embeddings.embed_documents(written_from)

@@ -114,7 +114,8 @@ def sentences(answer: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _unit(vectors: list[list[float]]) -> np.ndarray:
+def unit(vectors: list[list[float]]) -> np.ndarray:
+    """Each vector scaled to length 1, so a matrix product gives cosine similarities."""
     array = np.asarray(vectors, dtype=np.float32)
     return array / np.linalg.norm(array, axis=1, keepdims=True)
 
@@ -130,9 +131,9 @@ class Calibration:
 
 def calibrate(embeddings: Embeddings, chunks: list[str]) -> Calibration:
     """The similarity threshold that best separates a chunk's own sentences from others'."""
-    chunk_vectors = _unit(embeddings.embed_documents(chunks))
+    chunk_vectors = unit(embeddings.embed_documents(chunks))
     owned = [(i, s) for i, chunk in enumerate(chunks) for s in sentences(chunk) if len(s) > 20]
-    sentence_vectors = _unit(embeddings.embed_documents([s for _, s in owned]))
+    sentence_vectors = unit(embeddings.embed_documents([s for _, s in owned]))
     similarity = sentence_vectors @ chunk_vectors.T
     own = np.zeros_like(similarity, dtype=bool)
     own[np.arange(len(owned)), [i for i, _ in owned]] = True
@@ -186,8 +187,8 @@ def score(embeddings: Embeddings, results: list[dict[str, Any]], threshold: floa
         if not parts:
             continue
         by_cite = {s["cite"]: s for s in sources}
-        claims = _unit(embeddings.embed_documents([claim(s) for s in parts]))
-        chunks = _unit(embeddings.embed_documents([s["content"] for s in sources]))
+        claims = unit(embeddings.embed_documents([claim(s) for s in parts]))
+        chunks = unit(embeddings.embed_documents([s["content"] for s in sources]))
         similarity = claims @ chunks.T
         index = {s["cite"]: i for i, s in enumerate(sources)}
         supported_docs: set[str] = set()

@@ -9,11 +9,11 @@ sources and the service's own embedding model scores the sentences.
 import asyncio
 import subprocess
 
-import numpy as np
 import pytest
 from langserve import RemoteRunnable
 from sse_helpers import CLI, of_type, read_events, scripted_app
 
+from bench.quality import unit
 from bench.scripted_llm import Script
 from chains.sentences import claim
 
@@ -35,11 +35,6 @@ ANSWER = [
     " and orbits Jupiter every Tuesday.",
 ]
 """The three sentences, split mid-word, mid-citation and before a stop."""
-
-
-def unit(vectors):
-    array = np.asarray(vectors)
-    return array / np.linalg.norm(array, axis=1, keepdims=True)
 
 
 def answer_of(events):
