@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from langserve import RemoteRunnable
-from sse_helpers import CLI, of_type, read_events, scripted_app
+from sse_helpers import CLI, of_type, read_events, scripted_app, tokens_of
 
 from bench.quality import unit
 from bench.scripted_llm import Script
@@ -37,10 +37,6 @@ ANSWER = [
 """The three sentences, split mid-word, mid-citation and before a stop."""
 
 
-def answer_of(events):
-    return "".join(p["content"] for p in of_type(events, "token"))
-
-
 async def test_each_sentence_is_scored_against_the_sources_as_it_is_written(
     serve, kb_settings, embeddings, scripted_llm
 ):
@@ -48,7 +44,7 @@ async def test_each_sentence_is_scored_against_the_sources_as_it_is_written(
     with serve(scripted_app(kb_settings, embeddings, scripted_llm.base_url)) as server:
         events = await read_events(server.url, json=QUESTION)
     payloads = [p for _, _, p in events]
-    answer = answer_of(events)
+    answer = "".join(tokens_of(events))
     sources = {s["cite"]: s for s in of_type(events, "source")}
     assert sources["doc-001"]["doc_id"] == "backpressure"
     assert sources["doc-002"]["doc_id"] != "backpressure"
@@ -85,7 +81,7 @@ async def test_grounding_off_sends_no_check_and_no_summary(
     app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, grounding=False)
     with serve(app) as server:
         events = await read_events(server.url, json=QUESTION)
-    assert answer_of(events) == "".join(ANSWER)
+    assert "".join(tokens_of(events)) == "".join(ANSWER)
     assert of_type(events, "grounding") == []
     assert "grounding" not in events[-1][2]
 
@@ -121,7 +117,7 @@ async def test_cli_ask_prints_the_supported_share_and_the_unsupported_sentences(
 
 async def test_real_engine_answer_is_checked_sentence_by_sentence(live_server, embeddings):
     events = await read_events(live_server, json={"question": "What is backpressure?", "k": 3})
-    answer = answer_of(events)
+    answer = "".join(tokens_of(events))
     sources = of_type(events, "source")
     checks = of_type(events, "grounding")
     assert events[-1][1] == "done" and checks, answer
