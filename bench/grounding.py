@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bench.harness import Service, fmt, run_alone, start_app, timed_payloads
-from bench.quality import QUESTIONS, calibrate, claim, kb_chunks, knowledge_base, sentences, unit
+from bench.quality import QUESTIONS, calibrate, claim, kb_chunks, knowledge_base, sentences
+from chains.grounding import unit_rows
 
 if TYPE_CHECKING:
     from bench.report import Section
@@ -76,7 +77,7 @@ def agreement(embeddings: Any, answers: list[dict[str, Any]], threshold: float) 
         if not parts:
             continue
         written_from = [s["content"] for s in a["sources"]]
-        similarity = unit(embeddings.embed_documents(parts)) @ unit(
+        similarity = unit_rows(embeddings.embed_documents(parts)) @ unit_rows(
             embeddings.embed_documents(written_from)
         ).T
         for part, row in zip(parts, similarity, strict=True):

@@ -33,6 +33,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from app.knowledge_base import load_sample_documents
 from bench.report import Section
 from chains.embeddings import build_embeddings
+from chains.grounding import unit_rows
 from chains.ingest import Ingestor, build_splitter
 from chains.llm import build_chat_model
 from chains.prompt import NO_ANSWER, RAG_PROMPT, SYSTEM_TEMPLATE
@@ -114,12 +115,6 @@ def sentences(answer: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def unit(vectors: list[list[float]]) -> np.ndarray:
-    """Each vector scaled to length 1, so a matrix product gives cosine similarities."""
-    array = np.asarray(vectors, dtype=np.float32)
-    return array / np.linalg.norm(array, axis=1, keepdims=True)
-
-
 @dataclass
 class Calibration:
     threshold: float
@@ -131,9 +126,9 @@ class Calibration:
 
 def calibrate(embeddings: Embeddings, chunks: list[str]) -> Calibration:
     """The similarity threshold that best separates a chunk's own sentences from others'."""
-    chunk_vectors = unit(embeddings.embed_documents(chunks))
+    chunk_vectors = unit_rows(embeddings.embed_documents(chunks))
     owned = [(i, s) for i, chunk in enumerate(chunks) for s in sentences(chunk) if len(s) > 20]
-    sentence_vectors = unit(embeddings.embed_documents([s for _, s in owned]))
+    sentence_vectors = unit_rows(embeddings.embed_documents([s for _, s in owned]))
     similarity = sentence_vectors @ chunk_vectors.T
     own = np.zeros_like(similarity, dtype=bool)
     own[np.arange(len(owned)), [i for i, _ in owned]] = True
@@ -187,8 +182,8 @@ def score(embeddings: Embeddings, results: list[dict[str, Any]], threshold: floa
         if not parts:
             continue
         by_cite = {s["cite"]: s for s in sources}
-        claims = unit(embeddings.embed_documents([claim(s) for s in parts]))
-        chunks = unit(embeddings.embed_documents([s["content"] for s in sources]))
+        claims = unit_rows(embeddings.embed_documents([claim(s) for s in parts]))
+        chunks = unit_rows(embeddings.embed_documents([s["content"] for s in sources]))
         similarity = claims @ chunks.T
         index = {s["cite"]: i for i, s in enumerate(sources)}
         supported_docs: set[str] = set()

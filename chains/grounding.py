@@ -37,7 +37,8 @@ MIN_CLAIM_WORDS = 3
 _log = logging.getLogger(__name__)
 
 
-def _unit(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+def unit_rows(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+    """Each vector scaled to length 1, so a matrix product gives cosine similarities."""
     array = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     return array / np.where(norms == 0, 1, norms)
@@ -152,7 +153,7 @@ class LiveGrounding:
 
     async def _work(self) -> None:
         try:
-            vectors = _unit(await self._source_vectors())
+            vectors = unit_rows(await self._source_vectors())
             while True:
                 await self._more.wait()
                 self._more.clear()
@@ -161,7 +162,8 @@ class LiveGrounding:
                     claims = await self._check.embeddings.aembed_documents(
                         [said for _, said in batch]
                     )
-                    for (sentence, _), row in zip(batch, _unit(claims) @ vectors.T, strict=True):
+                    similarity = unit_rows(claims) @ vectors.T
+                    for (sentence, _), row in zip(batch, similarity, strict=True):
                         self._score(sentence, row)
                     self._wake()
                 if self._closed and not self._pending:

@@ -13,8 +13,8 @@ import pytest
 from langserve import RemoteRunnable
 from sse_helpers import CLI, of_type, read_events, scripted_app, tokens_of
 
-from bench.quality import unit
 from bench.scripted_llm import Script
+from chains.grounding import unit_rows
 from chains.sentences import claim
 
 pytestmark = pytest.mark.anyio
@@ -125,7 +125,7 @@ async def test_real_engine_answer_is_checked_sentence_by_sentence(live_server, e
     assert all(c["start"] >= ends[i] and c["end"] > c["start"] for i, c in enumerate(checks))
     # Scored again here, on the final text: the live scores are the offline ones.
     claims = [claim(answer[c["start"] : c["end"]]) for c in checks]
-    again = unit(embeddings.embed_documents(claims)) @ unit(
+    again = unit_rows(embeddings.embed_documents(claims)) @ unit_rows(
         embeddings.embed_documents([s["content"] for s in sources])
     ).T
     for check, row in zip(checks, again, strict=True):
