@@ -10,8 +10,8 @@ from typing import Any
 __all__ = ["ChromaServer", "LocalModelServer", "Settings", "create_app"]
 
 _WHERE = {
-    "ChromaServer": "app.chroma_server",
-    "LocalModelServer": "app.llm_server",
+    "ChromaServer": "app.engines.chroma_server",
+    "LocalModelServer": "app.engines.llama_server",
     "Settings": "app.settings",
     "create_app": "app.server",
 }

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from app.resume import BufferUnavailableError
+from app.streams.buffers import BufferUnavailableError
 from chains.errors import (
     DocumentNotFoundError,
     KnowledgeBaseConflictError,

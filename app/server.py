@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from langchain_core.embeddings import Embeddings
 
-from app.body_limit import BodyLimitMiddleware
 from app.error_handlers import add_error_handlers
-from app.observability import RequestLogMiddleware
+from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.observability import RequestLogMiddleware
+from app.middleware.rate_limit import RateLimitMiddleware
 from app.protocols.error_shapes import ProtocolErrorsMiddleware
-from app.rate_limit import RateLimitMiddleware
 from app.routes import (
     documents,
     health,

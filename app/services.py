@@ -17,15 +17,18 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
-from app.observability import ObservedEventStream, ServiceMetrics
-from app.resume import MemoryBuffer, RedisBuffer, ResumableStreams, StreamBuffer
+from app.middleware.observability import ObservedEventStream, ServiceMetrics
 from app.settings import Settings
-from app.shutdown import ShutdownGate
+from app.streams.buffers import MemoryBuffer, RedisBuffer, StreamBuffer
+from app.streams.drain import ShutdownGate
+from app.streams.resume import ResumableStreams
 from chains.breaker import LlmBreaker
+from chains.chunking import build_splitter
 from chains.conversation import build_condenser
+from chains.documents import document_text
 from chains.embeddings import build_embeddings
 from chains.grounding import GroundingCheck
-from chains.ingest import Ingestor, build_splitter, document_text
+from chains.ingest import Ingestor
 from chains.keyword import KeywordRetriever
 from chains.knowledge_bases import KnowledgeBase, KnowledgeBaseRetriever, KnowledgeBases
 from chains.llm import build_chat_model

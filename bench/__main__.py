@@ -15,8 +15,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.llm_server import LocalModelServer
-from app.model_file import local_model_file
+from app.engines.llama_server import LocalModelServer
+from app.engines.model_file import local_model_file
 from app.settings import LOCAL_MODEL_ALIAS, MEASURED_MIN_SCORE
 from bench import (
     citations,

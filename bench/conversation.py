@@ -88,8 +88,8 @@ the raw question's sources."""
 
 async def run(work: Path, logs: Path) -> dict[str, Any]:
     """Index the docs; run every dialogue in both modes, alternating; judge the contexts."""
-    from app.llm_server import LocalModelServer
-    from app.model_file import local_model_file
+    from app.engines.llama_server import LocalModelServer
+    from app.engines.model_file import local_model_file
     from app.settings import LOCAL_MODEL_ALIAS
 
     chapters = documents()

@@ -14,8 +14,8 @@ import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
 
-from app.knowledge_base import load_sample_documents
-from chains.ingest import InputDocument, build_splitter
+from app.sample_docs import load_sample_documents
+from chains.chunking import InputDocument, build_splitter
 from chains.store import build_chroma_client
 
 CHUNK_SIZE = 240

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from app.llm_server import LocalModelServer
-from app.model_file import local_model_file
+from app.engines.llama_server import LocalModelServer
+from app.engines.model_file import local_model_file
 from app.settings import LOCAL_MODEL_ALIAS, Settings
 from bench.harness import Service, StreamTiming, fmt, free_port, ms, read_rag_sse, start_app
 from bench.llm_overhead import QUESTIONS as MORE_QUESTIONS

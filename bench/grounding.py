@@ -125,8 +125,8 @@ async def cost(on: Service, off: Service) -> list[dict[str, dict[str, float]]]:
 
 
 async def run(work: Path, logs: Path) -> dict[str, Any]:
-    from app.llm_server import LocalModelServer
-    from app.model_file import local_model_file
+    from app.engines.llama_server import LocalModelServer
+    from app.engines.model_file import local_model_file
     from app.settings import LOCAL_MODEL_ALIAS
     from bench.harness import free_port
     from chains.embeddings import build_embeddings

@@ -113,8 +113,8 @@ def local_engine_app(
     name: str, *, work: Path, logs: Path, chroma: Path, **env: str
 ) -> Iterator[Service]:
     """The default local engine (Q4_0, 4 slots) and ``streaming-rag serve`` on it."""
-    from app.llm_server import LocalModelServer
-    from app.model_file import local_model_file
+    from app.engines.llama_server import LocalModelServer
+    from app.engines.model_file import local_model_file
     from app.settings import LOCAL_MODEL_ALIAS
 
     model = local_model_file("Q4_0", work / "models")

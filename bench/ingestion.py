@@ -14,7 +14,8 @@ from langchain_core.embeddings import Embeddings
 from bench.corpus import CHUNK_SIZE, make_documents
 from bench.harness import Service, fmt, summary
 from bench.report import Section, bar_chart
-from chains.ingest import Ingestor, build_splitter, chunk_document
+from chains.chunking import build_splitter, chunk_document
+from chains.ingest import Ingestor
 from chains.store import build_chroma_client, build_vector_store
 
 

@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from chains.ingest import InputDocument
+from chains.chunking import InputDocument
 
 
 class Question(NamedTuple):

@@ -30,11 +30,12 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.prompts import ChatPromptTemplate
 
-from app.knowledge_base import load_sample_documents
+from app.sample_docs import load_sample_documents
 from bench.report import Section
+from chains.chunking import build_splitter
 from chains.embeddings import build_embeddings
 from chains.grounding import unit_rows
-from chains.ingest import Ingestor, build_splitter
+from chains.ingest import Ingestor
 from chains.llm import build_chat_model
 from chains.prompt import NO_ANSWER, RAG_PROMPT, SYSTEM_TEMPLATE
 from chains.rag import build_rag_chain
@@ -257,8 +258,8 @@ async def run(
     work: Path, logs: Path, retriever: ScoredRetriever, embeddings: Embeddings
 ) -> dict[str, Any]:
     """Score every configuration on llama-server, one engine per model file at a time."""
-    from app.llm_server import LocalModelServer
-    from app.model_file import local_model_file
+    from app.engines.llama_server import LocalModelServer
+    from app.engines.model_file import local_model_file
     from app.settings import LOCAL_MODEL_ALIAS
     from bench.harness import free_port
 

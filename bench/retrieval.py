@@ -33,7 +33,8 @@ from bench.harness import fmt, summary
 from bench.min_score import min_score_table, thresholds
 from bench.python_docs import QUESTIONS, Question, api_questions, documents
 from bench.report import Section, bar_chart
-from chains.ingest import Ingestor, InputDocument, build_splitter
+from chains.chunking import InputDocument, build_splitter
+from chains.ingest import Ingestor
 from chains.keyword import KeywordRetriever, exact_terms
 from chains.progressive import HybridRetriever
 from chains.retriever import ScoredRetriever

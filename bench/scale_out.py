@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from app.chroma_server import ChromaServer
+from app.engines.chroma_server import ChromaServer
 from bench.corpus import copy_collection, questions
 from bench.harness import (
     VENV_BIN,

@@ -4,7 +4,7 @@ Chroma stores chunks, not documents, so a document is the chunks that share its
 ``doc_id``, of their newest version (:mod:`chains.versions`, so a listing taken during
 a replacement shows the document once, whole). Its metadata is what it was indexed
 with: a chunk's metadata less the keys ingestion adds to each chunk. Its characters are
-the length of its text put back together (:func:`~chains.ingest.document_text`), read
+the length of its text put back together (:func:`document_text`), read
 off the chunks' offsets.
 """
 
@@ -18,7 +18,6 @@ from typing import Any
 from langchain_chroma import Chroma
 
 from chains.events import MetadataValue
-from chains.ingest import assemble_text
 from chains.versions import VERSION_KEY, doc_id_of, newest_versions, version_of
 
 CHUNK_KEYS = frozenset({"doc_id", "chunk_index", "start_index", VERSION_KEY})
@@ -151,3 +150,31 @@ def _offset(metadata: Mapping[str, Any]) -> int | None:
 
 def _text(value: Any) -> str | None:
     return str(value) if value is not None else None
+
+
+def document_text(store: Chroma, doc_id: str) -> str | None:
+    """The text of an indexed document, rebuilt from its chunks; None if there are none.
+
+    Chunks are laid at their ``start_index``, so the text they overlap on appears once
+    and the result is the text that was indexed (less a whitespace-only tail, which is
+    not indexed). Chunks indexed before offsets were recorded are joined by a blank
+    line, overlaps and all: index such a document again to rebuild it exactly. Read
+    mid-replacement, it is the new version (written whole, in one upsert).
+    """
+    found = store.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+    if not found["ids"]:
+        return None
+    pairs = list(zip(found["documents"] or [], found["metadatas"] or [], strict=True))
+    newest = max(version_of(meta) for _, meta in pairs)
+    return assemble_text([(content, meta) for content, meta in pairs if version_of(meta) == newest])
+
+
+def assemble_text(chunks: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """One version's ``(text, metadata)`` chunks put back together (see :func:`document_text`)."""
+    text = ""
+    for content, metadata in sorted(chunks, key=lambda chunk: int(chunk[1].get("chunk_index", 0))):
+        start = metadata.get("start_index")
+        if not isinstance(start, int) or start < 0:  # no offset, or the splitter lost it
+            start = len(text) + 2 if text else 0
+        text = text[:start].ljust(start, "\n") + content
+    return text

@@ -14,9 +14,10 @@ from typing import Literal
 
 from watchfiles import Change, DefaultFilter, awatch
 
+from chains.chunking import InputDocument
 from chains.errors import error_event_for
 from chains.events import ErrorEvent
-from chains.ingest import Ingestor, InputDocument
+from chains.ingest import Ingestor
 from chains.ingest_events import DocErrorEvent, DocStageEvent
 from chains.loaders import file_doc_id, is_supported, load_file
 

@@ -4,8 +4,8 @@ Chunk ids are ``<doc_id>:<position>``, so re-indexing a document overwrites its 
 in place, and chunks past the new count are deleted right after, under the write lock
 (:mod:`chains.write_lock`), which every writing process takes. Readers take no lock:
 each write is one version (:mod:`chains.versions`) and they keep only the newest one
-they see. A document without an id gets one from the hash of its content, so the same
-text is stored once. Embedding (the slow part) runs before the lock is taken.
+they see. What a document becomes before it is written (its id, its chunks) is
+:mod:`chains.chunking`. Embedding (the slow part) runs before the lock is taken.
 
 A crash (kill -9) between a replacement's two writes would leave a document half new
 and half stale. Every chunk therefore records when its version was written
@@ -22,19 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pydantic import BaseModel, Field, field_validator
 
+from chains.chunking import InputDocument, chunk_document
 from chains.errors import DocumentNotFoundError, IndexingError, error_event_for
-from chains.events import MetadataValue
 from chains.ingest_events import (
     DocErrorEvent,
     DocStageEvent,
@@ -44,103 +42,6 @@ from chains.ingest_events import (
 )
 from chains.store import mark_changed
 from chains.versions import VERSION_KEY, doc_id_of, newest_versions, version_of
-
-MAX_DOCUMENT_CHARS = 2_000_000
-"""Largest document accepted (about 500 pages of text); larger ones are refused."""
-
-
-class InputDocument(BaseModel):
-    """A document to index: text plus flat metadata; the id is optional."""
-
-    id: str | None = Field(None, min_length=1, max_length=256, pattern=r"^[^:\s]+$")
-    content: str = Field(..., max_length=MAX_DOCUMENT_CHARS)
-    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
-
-    @field_validator("content")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or whitespace")
-        if "\x00" in value:
-            raise ValueError("is not text (it contains NUL bytes)")
-        return value
-
-    @property
-    def doc_id(self) -> str:
-        """The given id, or a stable one derived from the content."""
-        return self.id or content_doc_id(self.content)
-
-
-def content_doc_id(content: str) -> str:
-    """The id of a document sent without one: ``sha-`` and 16 hex digits of its hash."""
-    return "sha-" + hashlib.sha256(content.encode()).hexdigest()[:16]
-
-
-def build_splitter(
-    chunk_size: int = 800, chunk_overlap: int = 100
-) -> RecursiveCharacterTextSplitter:
-    """LangChain's recursive splitter: paragraphs, then lines, sentences, words.
-
-    Departures from its defaults, so that :func:`document_text` can put a document back
-    together exactly: each chunk records its ``start_index``, and keeps the whitespace at
-    its edges (``strip_whitespace=False``), so the chunks tile the text with no gaps.
-    The prompt and the ``source`` events strip that whitespace.
-    """
-    return RecursiveCharacterTextSplitter(
-        chunk_size=chunk_size,
-        chunk_overlap=chunk_overlap,
-        add_start_index=True,
-        strip_whitespace=False,
-    )
-
-
-def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter) -> list[Document]:
-    """Split ``doc`` into chunks whose ids and metadata tie them to the document.
-
-    A piece that is only whitespace (a document's trailing newlines) is not a chunk.
-    """
-    pieces = [p for p in splitter.create_documents([doc.content]) if p.page_content.strip()]
-    return [
-        Document(
-            id=f"{doc.doc_id}:{position}",
-            page_content=piece.page_content,
-            metadata={
-                **doc.metadata,
-                **piece.metadata,
-                "doc_id": doc.doc_id,
-                "chunk_index": position,
-            },
-        )
-        for position, piece in enumerate(pieces)
-    ]
-
-
-def document_text(store: Chroma, doc_id: str) -> str | None:
-    """The text of an indexed document, rebuilt from its chunks; None if there are none.
-
-    Chunks are laid at their ``start_index``, so the text they overlap on appears once
-    and the result is the text that was indexed (less a whitespace-only tail, which is
-    not indexed). Chunks indexed before offsets were recorded are joined by a blank
-    line, overlaps and all: index such a document again to rebuild it exactly. Read
-    mid-replacement, it is the new version (written whole, in one upsert).
-    """
-    found = store.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
-    if not found["ids"]:
-        return None
-    pairs = list(zip(found["documents"] or [], found["metadatas"] or [], strict=True))
-    newest = max(version_of(meta) for _, meta in pairs)
-    return assemble_text([(content, meta) for content, meta in pairs if version_of(meta) == newest])
-
-
-def assemble_text(chunks: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
-    """One version's ``(text, metadata)`` chunks put back together (see :func:`document_text`)."""
-    text = ""
-    for content, metadata in sorted(chunks, key=lambda chunk: int(chunk[1].get("chunk_index", 0))):
-        start = metadata.get("start_index")
-        if not isinstance(start, int) or start < 0:  # no offset, or the splitter lost it
-            start = len(text) + 2 if text else 0
-        text = text[:start].ljust(start, "\n") + content
-    return text
 
 
 def replace_document(

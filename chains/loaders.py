@@ -17,9 +17,9 @@ from langchain_community.document_loaders import BSHTMLLoader, PyPDFLoader, Text
 from langchain_core.document_loaders import BaseLoader
 from pypdf.errors import PyPdfError
 
+from chains.chunking import InputDocument
 from chains.errors import UnreadableFileError, UnsupportedFileError
 from chains.events import MetadataValue
-from chains.ingest import InputDocument
 
 
 def _html_loader(path: Path) -> BaseLoader:

@@ -39,10 +39,10 @@ from langchain_core.runnables import RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chains.chunking import content_doc_id
 from chains.errors import DocumentNotFoundError, error_event_for
 from chains.event_runnable import EventRunnable
 from chains.events import TokenEvent
-from chains.ingest import content_doc_id
 from chains.knowledge_bases import KbName
 from chains.summary_events import (
     SummaryChunkEvent,

@@ -15,15 +15,16 @@ from langchain_core.embeddings import Embeddings
 from langserve import RemoteRunnable
 from sse_starlette.sse import AppStatus
 
-from app.knowledge_base import load_sample_documents
-from app.llm_server import LocalModelServer
-from app.model_file import local_model_file
+from app.engines.llama_server import LocalModelServer
+from app.engines.model_file import local_model_file
+from app.sample_docs import load_sample_documents
 from app.server import create_app
 from app.settings import Settings
 from bench.harness import free_port
 from bench.scripted_llm import ScriptedLLM
+from chains.chunking import InputDocument, build_splitter
 from chains.embeddings import build_embeddings
-from chains.ingest import Ingestor, InputDocument, build_splitter
+from chains.ingest import Ingestor
 from chains.ingest_events import PipelineDoneEvent
 from chains.store import build_chroma_client, build_vector_store
 

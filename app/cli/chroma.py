@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from app.chroma_server import ChromaServer
 from app.cli._console import console
+from app.engines.chroma_server import ChromaServer
 from app.settings import Settings
 
 

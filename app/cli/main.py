@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.chroma_server import DEFAULT_PORT
 from app.cli._console import console
 from app.cli.ask import cmd_ask
 from app.cli.chat import cmd_chat
@@ -22,6 +21,7 @@ from app.cli.docs import add_docs_parser, add_kb_option
 from app.cli.ingest import cmd_ingest
 from app.cli.serve import cmd_llm, cmd_serve
 from app.cli.summarize import cmd_summarize
+from app.engines.chroma_server import DEFAULT_PORT
 from chains.errors import StreamingRagError
 
 

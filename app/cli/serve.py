@@ -19,15 +19,16 @@ from rich.progress import Progress
 from uvicorn.supervisors import Multiprocess
 
 from app.cli._console import console
-from app.llm_server import LocalModelServer
-from app.model_file import local_model_file
-from app.observability import json_log_config
+from app.engines.llama_server import LocalModelServer
+from app.engines.model_file import local_model_file
+from app.middleware.observability import json_log_config
 from app.settings import Settings
 from chains.errors import StreamingRagError
 
 if TYPE_CHECKING:
     from app.services import Services
-    from chains.ingest import Ingestor, InputDocument
+    from chains.chunking import InputDocument
+    from chains.ingest import Ingestor
 
 
 @contextmanager
@@ -155,7 +156,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
 def _index_sample_docs_if_empty(services: Services) -> None:
     """Give a fresh install something to answer from, through the one ingestion pipeline."""
-    from app.knowledge_base import load_sample_documents
+    from app.sample_docs import load_sample_documents
     from chains.ingest import collection_size
 
     if not services.settings.index_sample_docs or collection_size(services.store) > 0:

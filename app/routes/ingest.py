@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import KbQuery, KnowledgeBaseDep, ServicesDep, kb_of, open_kb, require_api_key
-from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+from app.streams.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from chains.knowledge_bases import KbName
 from chains.loaders import load_upload
 

@@ -32,7 +32,7 @@ from app.protocols.openai_chat import (
     stream_input,
 )
 from app.services import Services
-from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode_data
+from app.streams.sse_encoder import PING_SECONDS, SSE_HEADERS, encode_data
 from callbacks import StreamRequest
 from chains.events import RagEvent
 

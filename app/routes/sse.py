@@ -5,7 +5,7 @@ that LangServe serves at ``/rag/events``, so both doors keep its guarantee: the 
 is validated before the stream starts (422 with the field named); once it has started,
 a failure is one ``error`` event, then the end.
 
-Streams are resumable (:mod:`app.resume`) unless ``RAG_RESUME_GRACE_S`` is 0: event ids
+Streams are resumable (:mod:`app.streams.resume`) unless ``RAG_RESUME_GRACE_S`` is 0: event ids
 are ``<stream>-<n>``, and ``GET /rag/sse`` with a ``Last-Event-ID`` header sends the
 events after that one, then the live rest (404 when no buffer holds the stream).
 A ``kb`` naming no knowledge base is a 404 before any event.
@@ -21,9 +21,10 @@ from fastapi.exceptions import RequestValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key, stream_request
-from app.resume import ResumableStreams, ResumeGapError, UnknownStreamError, parse_event_id
 from app.services import Services
-from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+from app.streams.buffers import ResumeGapError, UnknownStreamError
+from app.streams.resume import ResumableStreams, parse_event_id
+from app.streams.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from callbacks import StreamRequest
 
 router = APIRouter(prefix="/rag", tags=["streaming"], dependencies=[Depends(require_read_key)])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends
 from sse_starlette.sse import EventSourceResponse
 
 from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key
-from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
+from app.streams.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from chains.summarize import SummaryRequest
 
 router = APIRouter(

@@ -19,7 +19,7 @@ from sse_starlette.sse import EventSourceResponse
 from app.deps import KbQuery, ServicesDep, kb_of, open_kb, require_read_key, stream_request
 from app.protocols.openai_chat import stream_input
 from app.protocols.ui_messages import UI_STREAM_HEADERS, UIChatRequest, UIMessageChunks, ui_turns
-from app.sse_encoder import PING_SECONDS, SSE_HEADERS, encode_data
+from app.streams.sse_encoder import PING_SECONDS, SSE_HEADERS, encode_data
 
 router = APIRouter(prefix="/ui", tags=["ai sdk"], dependencies=[Depends(require_read_key)])
 

@@ -5,7 +5,7 @@ import pytest
 from server_mode import redis_server, server_mode
 from sse_helpers import start_serve
 
-from app.chroma_server import ChromaServer
+from app.engines.chroma_server import ChromaServer
 from bench.harness import free_port
 from bench.scripted_llm import ScriptedLLM
 

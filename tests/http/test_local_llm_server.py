@@ -13,8 +13,8 @@ import anyio
 import psutil
 import pytest
 
-from app.llm_server import LocalModelServer
-from app.model_file import engine_binary, local_model_file
+from app.engines.llama_server import LocalModelServer
+from app.engines.model_file import engine_binary, local_model_file
 from chains.errors import LocalModelServerError
 from chains.llm import build_chat_model
 
@@ -49,7 +49,7 @@ def test_engine_answers_inside_a_network_namespace_with_only_loopback(local_mode
     script = textwrap.dedent(f"""
         import subprocess
         from pathlib import Path
-        from app.llm_server import LocalModelServer
+        from app.engines.llama_server import LocalModelServer
         from bench.harness import free_port
         from chains.llm import build_chat_model
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -154,7 +154,7 @@ def test_local_server_dies_when_its_parent_is_killed(local_model, unused_port):
             textwrap.dedent(f"""
             import time
             from pathlib import Path
-            from app.llm_server import LocalModelServer
+            from app.engines.llama_server import LocalModelServer
             LocalModelServer(model_path=Path({str(local_model)!r}), port={unused_port}).start()
             print("ready", flush=True)
             time.sleep(600)

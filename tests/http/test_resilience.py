@@ -17,11 +17,11 @@ import psutil
 import pytest
 from sse_helpers import of_type, read_events, scripted_app, tokens_of
 
-from app.llm_server import LocalModelServer
+from app.engines.llama_server import LocalModelServer
 from app.server import create_app
 from bench.harness import free_port
 from bench.scripted_llm import Script, ScriptedLLM
-from chains.ingest import document_text
+from chains.documents import document_text
 
 pytestmark = pytest.mark.anyio
 

@@ -28,7 +28,7 @@ from sse_helpers import (
 )
 from test_resume import QUESTION, read_until_tokens, resume
 
-from app.llm_server import LocalModelServer
+from app.engines.llama_server import LocalModelServer
 from app.server import create_app
 from bench.harness import free_port
 from bench.scripted_llm import Script

@@ -34,6 +34,24 @@ def test_callbacks_import_chains_but_never_app():
     assert found == {"callbacks", "chains"}
 
 
+_ROOMS_MAY_IMPORT = {
+    "engines": {"settings"},
+    "streams": set(),
+    "protocols": set(),
+    "sample_docs": set(),
+    "middleware": {"streams"},
+    "routes": {"deps", "services", "settings", "protocols", "streams"},
+}
+"""Which other parts of ``app`` each room imports: the processes, the streams and the
+protocols know nothing of HTTP routes, and no room imports the factory or the CLI."""
+
+
+@pytest.mark.parametrize("room", sorted(_ROOMS_MAY_IMPORT))
+def test_app_room_imports_only_the_rooms_below_it(room):
+    found = {m.split(".")[1] for m in _our_imports(f"app/{room}") if m.startswith("app.")}
+    assert found - {room} <= _ROOMS_MAY_IMPORT[room]
+
+
 def test_event_models_import_nothing_of_ours():
     import ast
     from pathlib import Path

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.resume import MemoryBuffer, ResumableStreams
+from app.streams.buffers import MemoryBuffer
+from app.streams.resume import ResumableStreams
 from chains.events import TokenEvent
 
 pytestmark = pytest.mark.anyio

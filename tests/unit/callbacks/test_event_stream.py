@@ -8,7 +8,8 @@ from langchain_core.messages import AIMessage
 from pydantic import ValidationError
 
 from callbacks.event_stream import RagEventStream
-from chains.ingest import Ingestor, InputDocument, build_splitter
+from chains.chunking import InputDocument, build_splitter
+from chains.ingest import Ingestor
 from chains.rag import build_rag_chain
 from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store

@@ -4,14 +4,9 @@ import time
 
 import pytest
 
-from chains.ingest import (
-    Ingestor,
-    InputDocument,
-    build_splitter,
-    chunk_document,
-    document_text,
-    repair_interrupted_replacements,
-)
+from chains.chunking import InputDocument, build_splitter, chunk_document
+from chains.documents import document_text
+from chains.ingest import Ingestor, repair_interrupted_replacements
 from chains.keyword import KeywordRetriever
 from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store

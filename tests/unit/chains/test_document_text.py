@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from chains.ingest import Ingestor, InputDocument, build_splitter, document_text
+from chains.chunking import InputDocument, build_splitter
+from chains.documents import document_text
+from chains.ingest import Ingestor
 from chains.store import build_chroma_client, build_vector_store
 
 GPL = Path("/usr/share/common-licenses/GPL-3").read_text()

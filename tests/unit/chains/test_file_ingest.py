@@ -5,9 +5,10 @@ import threading
 
 import pytest
 
+from chains.chunking import build_splitter
 from chains.errors import UnreadableFileError, UnsupportedFileError
 from chains.file_ingest import index_files, watch_files
-from chains.ingest import Ingestor, build_splitter, collection_size
+from chains.ingest import Ingestor, collection_size
 from chains.loaders import file_doc_id, load_file
 from chains.store import build_chroma_client, build_vector_store
 

@@ -6,8 +6,9 @@ import pytest
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.documents import Document
 
+from chains.chunking import InputDocument, build_splitter
 from chains.events import Source
-from chains.ingest import Ingestor, InputDocument, build_splitter
+from chains.ingest import Ingestor
 from chains.keyword import KEYWORD_MIN_COVERAGE, KeywordRetriever, exact_terms, keyword_terms
 from chains.progressive import HybridRetriever, StableKeys, changes_materially, in_key_order
 from chains.retriever import ScoredRetriever

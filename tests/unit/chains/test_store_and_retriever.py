@@ -3,9 +3,10 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import FakeEmbeddings
 
+from chains.chunking import InputDocument, build_splitter
 from chains.errors import EmbeddingMismatchError
 from chains.events import cite_key
-from chains.ingest import Ingestor, InputDocument, build_splitter, collection_size
+from chains.ingest import Ingestor, collection_size
 from chains.retriever import ScoredRetriever, chroma_where
 from chains.store import build_chroma_client, build_vector_store
 

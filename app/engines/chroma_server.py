@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from app.child_server import ChildServer
+from app.engines.child_server import ChildServer
 from chains.errors import StreamingRagError
 
 DEFAULT_PORT = 8001

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.child_server import ChildServer
-from app.model_file import engine_binary
+from app.engines.child_server import ChildServer
+from app.engines.model_file import engine_binary
 from app.settings import LOCAL_MODEL_ALIAS
 from chains.errors import LocalModelServerError
 

@@ -22,7 +22,7 @@ from asgi_correlation_id import correlation_id
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.shutdown import ShutdownGate
+from app.streams.drain import ShutdownGate
 from callbacks import RagEventStream
 from chains.events import DoneEvent, ErrorEvent, RagEvent
 from chains.ingest_events import IngestEvent
