@@ -12,7 +12,8 @@ its two question sets (in plain words; naming an API):
    (wave 2 ranks another chunk first, the shipped rule; another document first), and
    whether each revise moved to a right or a wrong context.
 3. **The widening threshold** (:mod:`bench.min_score`): the best cosine score of
-   answerable and absent questions, and what each candidate ``RAG_MIN_SCORE`` declines.
+   answerable and absent questions, and what each candidate ``RAG_MIN_SCORE`` declines,
+   on the Python docs and on the sample knowledge base.
 4. **First token with and without progressive mode** through the app (``/rag/sse``) and
    the real engine (:mod:`bench.progressive_ttft`), with revises counted per set.
 
@@ -30,8 +31,8 @@ from langchain_core.embeddings import Embeddings
 
 from bench import progressive_ttft
 from bench.harness import fmt, summary
-from bench.min_score import min_score_table, thresholds
-from bench.python_docs import QUESTIONS, Question, api_questions, documents
+from bench.min_score import min_score_table, sample_kb, thresholds
+from bench.python_docs import ABSENT, QUESTIONS, Question, api_questions, documents
 from bench.report import Section, bar_chart
 from chains.chunking import InputDocument, build_splitter
 from chains.ingest import Ingestor
@@ -129,7 +130,7 @@ def quality(store: Any, sets: dict[str, list[Question]]) -> dict[str, Any]:
         "named": {name: sum(1 for q in qs if exact_terms(q.text)) for name, qs in sets.items()},
         "bm25_build_ms": [b * 1000 for b in builds],
         "revise": {name: revisions(vector, wave_2, qs) for name, qs in sets.items()},
-        "threshold": thresholds(vector, keyword),
+        "threshold": thresholds(vector, keyword, [q.text for q in QUESTIONS], ABSENT),
     }
 
 
@@ -168,6 +169,7 @@ async def run(work: Path, logs: Path, embeddings: Embeddings, min_score: float) 
     built = await build(embeddings, work / "python-docs", chapters)
     measured = quality(built.pop("store"), sets)
     measured["corpus"] = built
+    measured["sample_threshold"] = await sample_kb(embeddings, work / "sample-kb")
     measured["live"] = await progressive_ttft.run(
         work, logs, work / "python-docs", COLLECTION, min_score, sets
     )
@@ -285,6 +287,8 @@ The searches ran interleaved, question by question. Wave 2 (shipped) fuses BM25 
 The BM25 index is built from a snapshot of the collection at the first keyword search after a write: {fmt(bm25["p50"], 0)} ms for {corpus["chunks"]:,} chunks (median of 3 builds); the widening step and wave 2 pay it once after each ingestion.
 
 {min_score_table(r["threshold"], min_score)}
+
+{min_score_table(r["sample_threshold"], min_score, "sample knowledge base")}
 
 **First token with and without progressive mode** (`/rag/sse`, the real engine with 4 slots, the {n_live} questions of both sets each, the two modes alternating A B / B A, `max_tokens` {progressive_ttft.ANSWER_TOKENS}):
 

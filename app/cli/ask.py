@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from app.cli.serve import model_server
 from app.settings import Settings
-from chains.events import RagEvent
+from chains.events import Metrics, RagEvent
 
 _EVENT = TypeAdapter[RagEvent](Annotated[RagEvent, Field(discriminator="type")])
 
@@ -65,6 +65,7 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
     """Render the event stream on the terminal; return its last event (``done``/``error``)."""
     out = Console(highlight=False)
     last: RagEvent | None = None
+    tokens = 0
     async for event in events:
         last = event
         if event.type == "source":
@@ -80,11 +81,14 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
         elif event.type == "ttft":
             out.print()
         elif event.type == "token":
+            tokens += 1
             out.print(event.content, end="", markup=False)
         elif event.type == "error":
             retry = " (retryable)" if event.retryable else ""
             out.print(f"\n[red]error {event.code}:[/red] {escape(event.message)}{retry}")
         elif event.type == "done":
+            if not tokens and event.answer:  # a decline: no model call, so no tokens
+                out.print(f"\n[yellow]{escape(event.answer)}[/yellow]")
             marks = [f"[green]{c} ✓[/green]" for c in event.cited]
             marks += [f"[red]{c} ✗ not retrieved[/red]" for c in event.invalid_citations]
             out.print("\n\ncited: " + (", ".join(marks) or "none"))
@@ -101,10 +105,20 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
                         f"[red]  {g.wrong_citations} sentence(s) cite a source that does not "
                         "support them[/red]"
                     )
-            m = event.metrics
-            out.print(
-                f"[dim]retrieval {m.retrieval_ms} ms · first source {m.ttfs_ms} ms · "
-                f"first token {m.ttft_ms} ms · {m.token_count} tokens at "
-                f"{m.tokens_per_sec} tok/s · total {m.total_ms} ms[/dim]"
-            )
+            out.print(f"[dim]{_metrics_line(event.metrics)}[/dim]")
     return last
+
+
+def _metrics_line(m: Metrics) -> str:
+    """The timings on one line; a step that did not happen (no source, no token) is "-"."""
+    line = f"retrieval {m.retrieval_ms} ms · first source {_ms(m.ttfs_ms)}"
+    if not m.token_count:
+        return f"{line} · no tokens · total {m.total_ms} ms"
+    return (
+        f"{line} · first token {_ms(m.ttft_ms)} · {m.token_count} tokens at "
+        f"{m.tokens_per_sec} tok/s · total {m.total_ms} ms"
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value} ms"

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -175,3 +176,31 @@ def _close(*socks):
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
         sock.close()
+
+
+UI_STREAM_CLIENT = Path(__file__).with_name("ui_stream_client.mjs")
+"""Reads ``POST /ui/chat`` with the ``ai`` package pinned in ``examples/``."""
+EXAMPLES = Path("examples")
+
+
+def user(text, message_id="u1"):
+    return {"id": message_id, "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
+async def ai_sdk_chat(url, messages, body=None):
+    """What the AI SDK client read: the stream's header, its chunks, the final message."""
+    node = shutil.which("node")
+    assert node, "node is missing: make test installs it with npm"
+    assert (EXAMPLES / "node_modules" / "ai").is_dir(), "run make install-test (npm ci)"
+    arguments = [f"{url}/ui/chat", json.dumps(messages), json.dumps(body or {})]
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [node, "--input-type=module", "-", *arguments],
+        input=UI_STREAM_CLIENT.read_text(),
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)

@@ -7,46 +7,17 @@ real, on the sample knowledge base in real Chroma; the scripted model sends a kn
 token list, or fails, or is left mid-answer.
 """
 
-import asyncio
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
-from sse_helpers import model_request_ended, scripted_app
+from sse_helpers import ai_sdk_chat, model_request_ended, scripted_app, user
 
 from bench.scripted_llm import Script
 
 pytestmark = pytest.mark.anyio
 
-CLIENT = Path(__file__).with_name("ui_stream_client.mjs")
-EXAMPLES = Path("examples")
 TOKENS = ["Back", "pressure", " slows", " the", " producer", " [doc-001]", "."]
-
-
-def user(text, message_id="u1"):
-    return {"id": message_id, "role": "user", "parts": [{"type": "text", "text": text}]}
-
-
-async def ai_sdk_chat(url, messages, body=None):
-    """What the AI SDK client read: the stream's header, its chunks, the final message."""
-    node = shutil.which("node")
-    assert node, "node is missing: make test installs it with npm"
-    assert (EXAMPLES / "node_modules" / "ai").is_dir(), "run make install-test (npm ci)"
-    arguments = [f"{url}/ui/chat", json.dumps(messages), json.dumps(body or {})]
-    run = await asyncio.to_thread(
-        subprocess.run,
-        [node, "--input-type=module", "-", *arguments],
-        input=CLIENT.read_text(),
-        cwd=EXAMPLES,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
 
 
 @pytest.fixture
