@@ -14,7 +14,7 @@ from chains.rag import NOT_IN_KNOWLEDGE_BASE
 pytestmark = pytest.mark.browser
 
 FIRST = "What are server-sent events?"
-FOLLOW_UP = "How are they separated?"
+FOLLOW_UP = "How are they split?"
 
 
 def open_page(page, url):

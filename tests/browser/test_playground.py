@@ -65,7 +65,7 @@ def test_playground_chat_history_is_a_conversation_that_the_follow_up_is_searche
         editors.nth(number - 1).fill(text)
     expect(history.locator("select").nth(0)).to_have_value("human")
     expect(history.locator("select").nth(1)).to_have_value("ai")
-    question.fill("How are they separated?")
+    question.fill("How are they split?")
     question.press("Tab")
     start = page.get_by_role("button", name="Start")
     expect(start).to_be_enabled()

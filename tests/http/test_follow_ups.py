@@ -21,26 +21,15 @@ from chains.conversation import CONDENSE_SYSTEM
 pytestmark = pytest.mark.anyio
 
 FIRST = "What are server-sent events?"
-FOLLOW_UP = "How are they separated?"
+FOLLOW_UP = "How are they split?"
 HISTORY = [
     {"role": "user", "content": FIRST},
     {"role": "assistant", "content": "SSE is a simple HTTP streaming format."},
 ]
-RAW_MISSES = {"min_score": 0.30}
-"""A widening threshold the raw follow-up clears without finding SSE (its best source is
-chunking, 0.32), which is the case the standalone wave is for. At the default (0.35) it
-widens, and the keyword search finds "separated" in the SSE document by itself."""
-
-
-@pytest.fixture
-def raw_misses_server(serve, kb_settings, embeddings):
-    app = create_app(kb_settings.model_copy(update=RAW_MISSES), embeddings=embeddings)
-    with serve(app) as server:
-        yield server.url
 
 
 async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_question(
-    raw_misses_server,
+    live_server,
 ):
     """The sample knowledge base's case: "they" alone finds chunking, not SSE.
 
@@ -48,7 +37,7 @@ async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_qu
     at once and the answer waits for the standalone wave: no draft to revise.
     """
     body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
-    events = await read_events(raw_misses_server, json=body)
+    events = await read_events(live_server, json=body)
     types, done = assert_well_formed_answer(events)
     assert "sse" not in {s["doc_id"] for s in of_type(events, "source")}
     (update,) = of_type(events, "context_update")
@@ -69,7 +58,7 @@ async def test_follow_up_draft_at_once_drafts_from_the_raw_question_then_revises
     serve, kb_settings, embeddings
 ):
     """``RAG_FOLLOW_UP_DRAFT=at_once``: a draft at once, revised by the standalone wave."""
-    at_once = kb_settings.model_copy(update={"follow_up_draft": "at_once", **RAW_MISSES})
+    at_once = kb_settings.model_copy(update={"follow_up_draft": "at_once"})
     with serve(create_app(at_once, embeddings=embeddings)) as server:
         body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
         events = await read_events(server.url, json=body)
@@ -176,10 +165,10 @@ async def test_remote_runnable_follow_up_with_message_objects_gets_the_standalon
 
 
 async def test_rag_chain_invoke_with_history_retrieves_for_the_standalone_question(
-    raw_misses_server, remote_runnable
+    live_server, remote_runnable
 ):
     """The chain's one ``sources`` chunk waits for the rewrite, then holds what it found."""
-    rag = remote_runnable(f"{raw_misses_server}/rag")
+    rag = remote_runnable(f"{live_server}/rag")
     result = await rag.ainvoke({"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY})
     assert result["sources"][0]["doc_id"] == "sse"
     assert result["answer"].strip()
