@@ -20,6 +20,7 @@ from app.engines.model_file import local_model_file
 from app.settings import LOCAL_MODEL_ALIAS, MEASURED_MIN_SCORE
 from bench import (
     citations,
+    concurrency,
     conversation,
     engine,
     grounding,
@@ -120,9 +121,9 @@ async def main(work: Path) -> list[Section]:
         baseline.stop()
 
         log("5. concurrency")
-        load = await stack_cost.concurrency(app, scripted)
+        load = await concurrency.concurrency(app, scripted)
         cpu = costs["/rag/sse (ours)"]["cpu_us_per_token"]
-        sections.append(stack_cost.concurrency_section(load, cpu, OUT))
+        sections.append(concurrency.concurrency_section(load, cpu, OUT))
         app.stop()
         scripted.stop()
 

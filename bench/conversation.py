@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 
 from bench.harness import fmt, free_port, run_alone, start_app, summary, timed_payloads, verdict
-from bench.python_docs import Question, api_questions, documents
+from bench.python_docs import api_questions, documents
+from bench.python_docs_questions import Question
 from bench.report import Section
 from bench.retrieval import COLLECTION, build
 from chains.embeddings import build_embeddings

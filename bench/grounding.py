@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bench.harness import Service, fmt, run_alone, start_app, timed_payloads
-from bench.quality import QUESTIONS, calibrate, claim, kb_chunks, knowledge_base, sentences
+from bench.quality import QUESTIONS, kb_chunks, knowledge_base
+from bench.support_judge import calibrate, sentences
 from chains.grounding import unit_rows
+from chains.sentences import claim
 
 if TYPE_CHECKING:
     from bench.report import Section

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from bench.harness import local_engine_app, read_rag_sse, summary
-from bench.python_docs import Question
+from bench.python_docs_questions import Question
 
 ANSWER_TOKENS = 48
 """Enough to see the first token and a revise; the whole answer's length does not matter."""

@@ -8,9 +8,7 @@ its two question sets (in plain words; naming an API):
    search), BM25 alone, hybrid search always fused, and wave 2 as shipped (hybrid only
    when the question names an exact term), each asked for its top 10; and the time
    each takes, the four interleaved per question.
-2. **How often progressive mode would revise** at the app's ``k=4`` under two rules
-   (wave 2 ranks another chunk first, the shipped rule; another document first), and
-   whether each revise moved to a right or a wrong context.
+2. **How often progressive mode would revise** (:mod:`bench.revisions`).
 3. **The widening threshold** (:mod:`bench.min_score`): the best cosine score of
    answerable and absent questions, and what each candidate ``RAG_MIN_SCORE`` declines,
    on the Python docs and on the sample knowledge base.
@@ -32,8 +30,10 @@ from langchain_core.embeddings import Embeddings
 from bench import progressive_ttft
 from bench.harness import fmt, summary
 from bench.min_score import min_score_table, sample_kb, thresholds
-from bench.python_docs import ABSENT, QUESTIONS, Question, api_questions, documents
+from bench.python_docs import api_questions, documents
+from bench.python_docs_questions import ABSENT, QUESTIONS, Question
 from bench.report import Section, bar_chart
+from bench.revisions import revise_table, revisions
 from chains.chunking import InputDocument, build_splitter
 from chains.ingest import Ingestor
 from chains.keyword import KeywordRetriever, exact_terms
@@ -62,16 +62,6 @@ async def build(
         "docs": done.indexed,
         "seconds": time.perf_counter() - started,
     }
-
-
-def _first_hit(hits: list[Any], question: Question, passage: bool) -> int | None:
-    """1-based rank of the first chunk from an answering chapter (holding the phrase)."""
-    for rank, hit in enumerate(hits, 1):
-        if hit.metadata["doc_id"] in question.chapters and (
-            not passage or question.passage in hit.page_content
-        ):
-            return rank
-    return None
 
 
 def _rates(found: list[int | None]) -> dict[str, float]:
@@ -115,7 +105,7 @@ def quality(store: Any, sets: dict[str, list[Question]]) -> dict[str, Any]:
             name: {
                 level: _rates(
                     [
-                        _first_hit(h, q, level == "passage")
+                        q.first_hit(h, passage=level == "passage")
                         for h, q in zip(hits[name], questions, strict=True)
                     ]
                 )
@@ -132,34 +122,6 @@ def quality(store: Any, sets: dict[str, list[Question]]) -> dict[str, Any]:
         "revise": {name: revisions(vector, wave_2, qs) for name, qs in sets.items()},
         "threshold": thresholds(vector, keyword, [q.text for q in QUESTIONS], ABSENT),
     }
-
-
-def revisions(
-    vector: ScoredRetriever, wave_2: HybridRetriever, questions: list[Question]
-) -> dict[str, dict[str, int]]:
-    """At the app's k=4, first_k=1: how often wave 2 would revise, by rule, and to what.
-
-    Right means the answer's passage is in the context the answer is written from: the
-    draft's one chunk, or the revised answer's four.
-    """
-    out = {
-        rule: dict.fromkeys(("revised", "fixed", "broke", "both_right", "both_wrong"), 0)
-        for rule in ("chunk", "document")
-    }
-    verdict = {(False, True): "fixed", (True, False): "broke", (True, True): "both_right"}
-    for question in questions:
-        first = vector._search(question.text, 4, None)[0]
-        ranked = wave_2.invoke(question.text, k=4)
-        was = _first_hit([first], question, passage=True) is not None
-        now = _first_hit(ranked, question, passage=True) is not None
-        for rule, moved in (
-            ("chunk", ranked[0].id != first.id),
-            ("document", ranked[0].metadata["doc_id"] != first.metadata["doc_id"]),
-        ):
-            if moved:
-                out[rule]["revised"] += 1
-                out[rule][verdict.get((was, now), "both_wrong")] += 1
-    return out
 
 
 async def run(work: Path, logs: Path, embeddings: Embeddings, min_score: float) -> dict[str, Any]:
@@ -181,13 +143,6 @@ def _recall_rows(rows: dict[str, Any], level: str) -> str:
         f"| {name} | {row[level]['r@1']:.0%} | {row[level]['r@4']:.0%} | {row[level]['r@10']:.0%} "
         f"| {row[level]['mrr']:.3f} |"
         for name, row in rows.items()
-    )
-
-
-def _revise_row(rule: str, counts: dict[str, int], n: int) -> str:
-    return (
-        f"| {rule} | {counts['revised']}/{n} | {counts['fixed']} | {counts['broke']} "
-        f"| {counts['both_right']} | {counts['both_wrong']} |"
     )
 
 
@@ -246,12 +201,7 @@ Chapter level:
 
 Wave 2 against wave 1 (passage level): {_verdict(rows)}.
 
-How often progressive mode would revise (`k=4`, `RAG_PROGRESSIVE_FIRST_K=1`; right = the answer's passage is in what the answer is written from: the draft's one chunk, or the revised answer's four):
-
-| material-change rule | revised | wrong → right | right → wrong | both right | both wrong |
-| --- | ---: | ---: | ---: | ---: | ---: |
-{_revise_row("another chunk first (shipped)", rev["chunk"], n)}
-{_revise_row("another document first", rev["document"], n)}"""
+{revise_table(rev, n)}"""
 
 
 def section(r: dict[str, Any], out: Path, min_score: float) -> Section:

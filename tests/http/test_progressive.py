@@ -294,10 +294,3 @@ async def test_a_filter_that_hides_every_good_source_is_relaxed_before_answering
     sources = of_type(events, "source")
     assert sources[0]["doc_id"] == "hnsw" and sources[0]["metadata"]["topic"] != "streaming"
     assert done["metrics"]["token_count"] > 0
-
-
-async def test_rag_chain_answers_not_in_knowledge_base_over_langserve(live_server):
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
-        response = await client.post("/rag/invoke", json={"input": ABSENT_QUESTION})
-    output = response.raise_for_status().json()["output"]
-    assert output == {"sources": [], "answer": NOT_IN_KNOWLEDGE_BASE}
