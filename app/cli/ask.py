@@ -65,7 +65,6 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
     """Render the event stream on the terminal; return its last event (``done``/``error``)."""
     out = Console(highlight=False)
     last: RagEvent | None = None
-    tokens = 0
     async for event in events:
         last = event
         if event.type == "source":
@@ -81,13 +80,12 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
         elif event.type == "ttft":
             out.print()
         elif event.type == "token":
-            tokens += 1
             out.print(event.content, end="", markup=False)
         elif event.type == "error":
             retry = " (retryable)" if event.retryable else ""
             out.print(f"\n[red]error {event.code}:[/red] {escape(event.message)}{retry}")
         elif event.type == "done":
-            if not tokens and event.answer:  # a decline: no model call, so no tokens
+            if not event.metrics.token_count and event.answer:  # a decline: no model call
                 out.print(f"\n[yellow]{escape(event.answer)}[/yellow]")
             marks = [f"[green]{c} ✓[/green]" for c in event.cited]
             marks += [f"[red]{c} ✗ not retrieved[/red]" for c in event.invalid_citations]
