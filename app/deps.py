@@ -7,14 +7,14 @@ thread hop per request for a dictionary lookup.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, ValidationError
 
+from app.auth.dependencies import CallerDep
+from app.auth.principal import Action, Principal
 from app.services import Services
 from callbacks import StreamRequest
 from chains.knowledge_bases import KnowledgeBase, valid_kb_name
@@ -29,7 +29,6 @@ async def _get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(_get_services)]
 
 
-
 def stream_request(services: Services, body: Any) -> StreamRequest:
     """``body`` as the event stream's input, validated now: a 422 before any event."""
     try:
@@ -38,8 +37,15 @@ def stream_request(services: Services, body: Any) -> StreamRequest:
         raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
 
 
-async def open_kb(services: Services, name: str) -> KnowledgeBase:
-    """The knowledge base ``name`` names (empty: the default); unknown raises (a 404)."""
+async def open_kb(
+    services: Services, caller: Principal, name: str, action: Action = "read"
+) -> KnowledgeBase:
+    """The knowledge base ``name`` names (empty: the default), if ``caller`` may ``action`` it.
+
+    The access check comes first, so a refused caller never reaches the store; one it
+    may not read gets the same 404 as an unknown name.
+    """
+    services.access.check(caller, action, name)
     return await asyncio.to_thread(services.kbs.get, name)
 
 
@@ -71,42 +77,16 @@ def kb_of(in_body: str, in_query: str) -> str:
     return in_body or in_query
 
 
-async def _kb_from_query(services: ServicesDep, kb: KbQuery = "") -> KnowledgeBase:
-    return await open_kb(services, kb)
+async def _readable_kb(services: ServicesDep, caller: CallerDep, kb: KbQuery = "") -> KnowledgeBase:
+    return await open_kb(services, caller, kb, "read")
 
 
-KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(_kb_from_query)]
-"""The knowledge base a ``?kb=`` query parameter names, opened; 404 when there is none."""
-
-_bearer = HTTPBearer(auto_error=False, description="RAG_API_KEY, when one is configured")
+async def _writable_kb(services: ServicesDep, caller: CallerDep, kb: KbQuery = "") -> KnowledgeBase:
+    return await open_kb(services, caller, kb, "write")
 
 
-async def require_api_key(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Let writes through only with ``Authorization: Bearer <RAG_API_KEY>`` when it is set."""
-    _check_key(services, credentials)
+ReadableKbDep = Annotated[KnowledgeBase, Depends(_readable_kb)]
+"""The knowledge base ``?kb=`` names, opened if the caller may read it; else a 404."""
 
-
-async def require_read_key(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Guard the question routes with the same key when ``RAG_PROTECT_READS`` is true."""
-    if services.settings.protect_reads:
-        _check_key(services, credentials)
-
-
-def _check_key(services: Services, credentials: HTTPAuthorizationCredentials | None) -> None:
-    """401 unless the bearer key matches ``RAG_API_KEY`` (when one is set)."""
-    expected = services.settings.api_key
-    if expected is None:
-        return
-    given = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(
-            status_code=401,
-            detail="a valid API key is required: Authorization: Bearer <RAG_API_KEY>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+WritableKbDep = Annotated[KnowledgeBase, Depends(_writable_kb)]
+"""The knowledge base ``?kb=`` names, opened if the caller may write it (401/403/404)."""

@@ -1,7 +1,8 @@
 """The app's answers to errors raised before a response starts: 4xx, documented shape.
 
 Every 422 has FastAPI's documented form, ``{"detail": [{"loc", "msg", "type"}]}``.
-A resume buffer (Redis) that does not answer is a 503 with its message, on every route.
+A resume buffer or key store (Redis) that does not answer is a 503 with its message,
+on every route.
 An unknown document or knowledge base is a 404, and a knowledge base that exists
 already (or is the default one, for a delete) a 409, each with our message.
 
@@ -26,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from app.auth.store import KeyStoreUnavailableError
 from app.streams.buffers import BufferUnavailableError
 from chains.errors import (
     DocumentNotFoundError,
@@ -42,13 +44,14 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _documented_422)
     app.add_exception_handler(RequestValidationError, _documented_validation_error)
     app.add_exception_handler(BufferUnavailableError, _buffer_unavailable)
+    app.add_exception_handler(KeyStoreUnavailableError, _buffer_unavailable)
     app.add_exception_handler(DocumentNotFoundError, _not_found)
     app.add_exception_handler(KnowledgeBaseNotFoundError, _not_found)
     app.add_exception_handler(KnowledgeBaseConflictError, _conflict)
 
 
 async def _buffer_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """503: streams cannot be buffered while Redis is away; retrying later may work."""
+    """503: streams cannot be buffered, or keys read, while Redis is away; retry later."""
     return JSONResponse({"detail": str(exc)}, status_code=503)
 
 

@@ -9,7 +9,9 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from langchain_core.embeddings import Embeddings
+from starlette.middleware.authentication import AuthenticationMiddleware
 
+from app.auth.access import KeyBackend, key_store_unavailable
 from app.error_handlers import add_error_handlers
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.observability import RequestLogMiddleware
@@ -20,6 +22,7 @@ from app.routes import (
     health,
     ingest,
     kbs,
+    keys,
     metrics,
     openai_chat,
     page,
@@ -62,12 +65,19 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.access = services.access
     add_error_handlers(app)
     # The last added runs first: the request id, the log line and its count, the
-    # protocol doors' error shapes, CORS (preflights), the rate limit, the body limit.
+    # protocol doors' error shapes, CORS (preflights), who is asking (once per request),
+    # the rate limit (per key, else per client), the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit:
         app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
+    app.add_middleware(
+        AuthenticationMiddleware,
+        backend=KeyBackend(services.access),
+        on_error=key_store_unavailable,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -87,6 +97,7 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(documents.router)
     app.include_router(kbs.router)
+    app.include_router(keys.router)
     app.include_router(page.router)
     app.mount("/static", page.static_files(), name="static")
     app.include_router(summarize.router)

@@ -17,6 +17,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
+from app.auth.access import Access
+from app.auth.store import open_key_store
 from app.middleware.observability import ObservedEventStream, ServiceMetrics
 from app.settings import Settings
 from app.streams.buffers import MemoryBuffer, RedisBuffer, StreamBuffer
@@ -60,6 +62,8 @@ class Services:
     metrics: ServiceMetrics
     shutdown: ShutdownGate
     summarizer: StreamingSummarizer
+    access: Access
+    """Who is asking, and what they may read and write: the one check every door makes."""
 
     @property
     def default_kb(self) -> KnowledgeBase:
@@ -92,6 +96,7 @@ class Services:
             await self.resumable.aclose()
         if self.llm.http_async_client is not None:
             await self.llm.http_async_client.aclose()
+        await self.access.store.aclose()
 
 
 def build_services(
@@ -190,6 +195,12 @@ def build_services(
             llm,
             lookup=lambda doc_id, kb: document_text(kbs.get(kb).store, doc_id),
             concurrency=settings.local_llm_slots,
+        ),
+        access=Access(
+            open_key_store(settings.key_file, settings.redis_url),
+            admin_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            protect_reads=settings.protect_reads,
+            default_kb=settings.collection,
         ),
     )
 

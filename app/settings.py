@@ -138,8 +138,15 @@ class Settings(BaseSettings):
     chunk_size: int = Field(800, ge=50)
     chunk_overlap: int = Field(100, ge=0)
 
-    api_key: SecretStr | None = None
-    protect_reads: bool = Field(False, description="the API key guards the question routes too")
+    api_key: SecretStr | None = Field(
+        None, description="an admin key (every knowledge base, and the keys), beside the store's"
+    )
+    protect_reads: bool = Field(
+        False, description="reads need a key that grants read on the knowledge base too"
+    )
+    keys_path: Path | None = Field(
+        None, description="the key file of the embedded default; unset: <data dir>/keys.json"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS, comma-separated"
     )
@@ -202,8 +209,6 @@ class Settings(BaseSettings):
             )
         if self.local_llm_model_path is not None and not self.local_llm_model_path.is_file():
             raise ValueError(f"RAG_LOCAL_LLM_MODEL_PATH is not a file: {self.local_llm_model_path}")
-        if self.protect_reads and self.api_key is None:
-            raise ValueError("RAG_PROTECT_READS=true needs RAG_API_KEY")
         if self.embeddings == "openai" and not (self.embeddings_key or self.embeddings_base_url):
             raise ValueError(
                 "RAG_EMBEDDINGS=openai needs OPENAI_API_KEY (or RAG_EMBEDDINGS_API_KEY), "
@@ -233,6 +238,11 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         """Where the service keeps its files: the embedded store's parent (``./data``)."""
         return self.chroma_path.parent
+
+    @property
+    def key_file(self) -> Path:
+        """Where keys live without Redis: ``RAG_KEYS_PATH``, else ``keys.json`` in the data dir."""
+        return self.keys_path or self.data_dir / "keys.json"
 
     @property
     def local_llm_url(self) -> str:

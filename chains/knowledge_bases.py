@@ -72,6 +72,14 @@ KbName = Annotated[
 """A request's ``kb`` field: a valid collection name, or empty for the default."""
 
 
+def kb_not_found(name: str) -> KnowledgeBaseNotFoundError:
+    """The error for a knowledge base that does not exist, or that the caller may not read.
+
+    One message for both, so a refusal cannot tell a caller which names exist.
+    """
+    return KnowledgeBaseNotFoundError(f"no knowledge base is called {name!r}; GET /kbs lists them")
+
+
 def kb_option(kb: str) -> dict[str, str]:
     """The retriever option naming ``kb``; none for the default, so any retriever serves it."""
     return {"kb": kb} if kb else {}
@@ -158,9 +166,7 @@ class KnowledgeBases:
         try:
             collection = self.client.get_collection(name)
         except (chromadb.errors.NotFoundError, ValueError) as exc:  # ValueError: older clients
-            raise KnowledgeBaseNotFoundError(
-                f"no knowledge base is called {name!r}; GET /kbs lists them"
-            ) from exc
+            raise kb_not_found(name) from exc
         with self._opening:
             kb = self._open.get(name)
             if kb is None or kb.collection_id != str(collection.id):

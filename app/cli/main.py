@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, chat, summarize, docs.
+"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, chat, summarize, docs, keys.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -19,6 +19,7 @@ from app.cli.chat import cmd_chat
 from app.cli.chroma import cmd_chroma
 from app.cli.docs import add_docs_parser, add_kb_option
 from app.cli.ingest import cmd_ingest
+from app.cli.keys import add_keys_parser
 from app.cli.serve import cmd_llm, cmd_serve
 from app.cli.summarize import cmd_summarize
 from app.engines.chroma_server import DEFAULT_PORT
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kb_option(summarize)
     summarize.set_defaults(func=cmd_summarize)
     add_docs_parser(commands)
+    add_keys_parser(commands)
     return parser
 
 

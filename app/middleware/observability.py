@@ -228,6 +228,7 @@ class RequestLogMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client": scope["client"][0] if scope.get("client") else None,
+                    "key_id": getattr(scope.get("user"), "key_id", None),
                     **fields,
                 },
             )

@@ -3,8 +3,10 @@
 The counting is the ``limits`` library's moving window in memory, so a limit holds
 per process (several workers each count their own). Limited: every ``POST`` (questions
 through ``/rag/*``, summaries, ingestion) and ``GET /rag/sse``, the browser's stream.
-Not limited: health, metrics, the page, schemas and the docs. A client is its IP
-address, as uvicorn reports it (behind a proxy, run uvicorn with ``--proxy-headers``).
+Not limited: health, metrics, the page, schemas and the docs. A client is its API key
+when it sent a valid one (``request.user``, resolved before this middleware runs), else
+its IP address, as uvicorn reports it (behind a proxy, run uvicorn with
+``--proxy-headers``).
 Over the limit: 429 with ``Retry-After`` (seconds until the window frees a request).
 """
 
@@ -43,7 +45,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not is_limited(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        client = scope["client"][0] if scope.get("client") else "unknown"
+        client = _client_of(scope)
         if self.limiter.hit(self.item, client):
             await self.app(scope, receive, send)
             return
@@ -54,3 +56,11 @@ class RateLimitMiddleware:
             {"detail": detail}, status_code=429, headers={"Retry-After": str(retry_after)}
         )
         await response(scope, receive, send)
+
+
+def _client_of(scope: Scope) -> str:
+    """Whom a request counts for: its key's id, else its address."""
+    key_id = getattr(scope.get("user"), "key_id", None)
+    if key_id is not None:
+        return f"key:{key_id}"
+    return f"ip:{scope['client'][0]}" if scope.get("client") else "ip:unknown"

@@ -113,7 +113,9 @@ def kb_of_model(model: str) -> str:
 
 def model_ids(kb_names: Iterable[str], default: str) -> list[str]:
     """``rag`` for the default knowledge base, then ``rag:<name>`` for each other one."""
-    return [MODEL, *(f"{MODEL}:{name}" for name in kb_names if name != default)]
+    names = list(kb_names)
+    ids = [f"{MODEL}:{name}" for name in names if name != default]
+    return [MODEL, *ids] if default in names else ids
 
 
 def stream_input(turns: list[tuple[str, str]], *, kb: str, k: int | None) -> dict[str, Any]:

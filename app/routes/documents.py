@@ -1,8 +1,9 @@
 """``/documents``: list, search, open and delete the documents of a knowledge base.
 
-Every route takes ``?kb=`` (empty: the default knowledge base; unknown: 404). Reads
-ask for the API key as the question routes do (``RAG_PROTECT_READS``); deletes, as
-every write, whenever ``RAG_API_KEY`` is set. A delete removes all of a document's
+Every route takes ``?kb=`` (empty: the default knowledge base; unknown, or not
+readable with the caller's key: the same 404). Reads need a key with read on the
+knowledge base when ``RAG_PROTECT_READS`` is true; deletes, as every write, a key with
+write on it once keys are configured. A delete removes all of a document's
 chunks in one write under the collection's write lock, so the next answer in any
 process finds none of them, by vector or by keyword; an answer already streaming keeps
 the sources it was sent. An unknown id is a 404 and nothing is deleted.
@@ -14,10 +15,10 @@ import asyncio
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.deps import KnowledgeBaseDep, require_api_key, require_read_key
+from app.deps import ReadableKbDep, WritableKbDep
 from chains.documents import list_documents, show_document
 from chains.errors import DocumentNotFoundError
 from chains.ingest import collection_size
@@ -36,9 +37,9 @@ class DeleteRequest(BaseModel):
     )
 
 
-@router.get("", dependencies=[Depends(require_read_key)])
+@router.get("")
 async def documents(
-    kb: KnowledgeBaseDep,
+    kb: ReadableKbDep,
     q: Annotated[str, Query(max_length=256, description="Part of an id or source.")] = "",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
@@ -50,8 +51,8 @@ async def documents(
     return {"kb": kb.name, **dataclasses.asdict(listing)}
 
 
-@router.get("/{doc_id}", dependencies=[Depends(require_read_key)])
-async def document(doc_id: str, kb: KnowledgeBaseDep) -> dict[str, Any]:
+@router.get("/{doc_id}")
+async def document(doc_id: str, kb: ReadableKbDep) -> dict[str, Any]:
     """One document: its metadata, its chunks in order and its text put back together."""
     detail = await asyncio.to_thread(show_document, kb.store, doc_id)
     if detail is None:
@@ -61,19 +62,19 @@ async def document(doc_id: str, kb: KnowledgeBaseDep) -> dict[str, Any]:
     return {"kb": kb.name, **dataclasses.asdict(detail)}
 
 
-@router.delete("/{doc_id}", dependencies=[Depends(require_api_key)])
-async def delete_document(doc_id: str, kb: KnowledgeBaseDep) -> dict[str, Any]:
+@router.delete("/{doc_id}")
+async def delete_document(doc_id: str, kb: WritableKbDep) -> dict[str, Any]:
     """Delete one document's chunks; 404 when it is not indexed."""
     return await _delete(kb, [doc_id])
 
 
-@router.delete("", dependencies=[Depends(require_api_key)])
-async def delete_documents(body: DeleteRequest, kb: KnowledgeBaseDep) -> dict[str, Any]:
+@router.delete("")
+async def delete_documents(body: DeleteRequest, kb: WritableKbDep) -> dict[str, Any]:
     """Delete several documents at once; 404 naming those not indexed, deleting none."""
     return await _delete(kb, body.ids)
 
 
-async def _delete(kb: KnowledgeBaseDep, doc_ids: list[str]) -> dict[str, Any]:
+async def _delete(kb: WritableKbDep, doc_ids: list[str]) -> dict[str, Any]:
     removed = await kb.ingestor.remove(doc_ids, missing_ok=False)
     return {
         "kb": kb.name,

@@ -7,8 +7,9 @@ same :class:`~chains.ingest.Ingestor`. The body's shape is checked before
 anything starts (422); each document is then validated on its own, so a bad one
 becomes a ``doc_error`` and the others are indexed. A failure of the run as a whole
 is the stream's one ``error`` event, or a 503/500 JSON error from ``POST /index``.
-Writes need the API key when ``RAG_API_KEY`` is set. ``kb`` (in the JSON body or as
-``?kb=``; uploads: ``?kb=``) names the knowledge base to write; an unknown one is a 404.
+Once keys are configured, writes need a key with write on the knowledge base. ``kb``
+(in the JSON body or as ``?kb=``; uploads: ``?kb=``) names the knowledge base to write;
+an unknown one, or one the key may not read either, is a 404.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
+from fastapi import APIRouter, File, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from app.deps import KbQuery, KnowledgeBaseDep, ServicesDep, kb_of, open_kb, require_api_key
+from app.auth.dependencies import CallerDep
+from app.deps import KbQuery, ServicesDep, WritableKbDep, kb_of, open_kb
 from app.streams.sse_encoder import PING_SECONDS, SSE_HEADERS, encode
 from chains.knowledge_bases import KbName
 from chains.loaders import load_upload
 
-router = APIRouter(tags=["ingestion"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["ingestion"])
 
 MAX_DOCUMENTS = 1000
 
@@ -39,12 +41,12 @@ class IndexRequest(BaseModel):
 
 @router.post("/index")
 async def index(
-    body: IndexRequest, services: ServicesDep, kb: KbQuery = ""
+    body: IndexRequest, services: ServicesDep, caller: CallerDep, kb: KbQuery = ""
 ) -> dict[str, Any]:
     """Index the documents; answer with what happened to each one, in request order."""
     outcomes: dict[int, dict[str, Any]] = {}
     summary: dict[str, Any] = {}
-    target = await open_kb(services, kb_of(body.kb, kb))
+    target = await open_kb(services, caller, kb_of(body.kb, kb), "write")
     async for event in services.metrics.observe_ingest(target.ingestor.run(body.documents)):
         if event.type == "doc_stage" and event.stage == "ready":
             outcomes[event.index] = {
@@ -75,10 +77,10 @@ def _in_order(outcomes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
 
 @router.post("/index/sse", response_class=EventSourceResponse)
 async def index_sse(
-    body: IndexRequest, services: ServicesDep, kb: KbQuery = ""
+    body: IndexRequest, services: ServicesDep, caller: CallerDep, kb: KbQuery = ""
 ) -> EventSourceResponse:
     """Index the documents, streaming each one's stages as server-sent events."""
-    target = await open_kb(services, kb_of(body.kb, kb))
+    target = await open_kb(services, caller, kb_of(body.kb, kb), "write")
     events = services.metrics.observe_ingest(target.ingestor.run(body.documents))
     return EventSourceResponse(
         encode(services.shutdown.guard(events)), headers=SSE_HEADERS, ping=PING_SECONDS
@@ -89,7 +91,7 @@ async def index_sse(
 async def index_files_sse(
     files: Annotated[list[UploadFile], File(description="`.txt`, `.md`, `.html` or `.pdf`")],
     services: ServicesDep,
-    kb: KnowledgeBaseDep,
+    kb: WritableKbDep,
 ) -> EventSourceResponse:
     """Index uploaded files, streaming each one's stages; ``index`` is the file's position.
 

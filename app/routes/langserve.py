@@ -6,8 +6,10 @@ Departure from LangServe's default: LangServe validates the request ``config`` a
 a model that ignores unknown keys, so a misspelt option would be dropped silently. The
 per-request hook below rejects any key that is not part of ``RunnableConfig`` (and any
 ``configurable`` field, since the chain declares none) with a 422 naming the key.
-An input naming an unknown knowledge base (``kb``) is a 404 before any chunk, as on the
-hand-written routes.
+Every input's knowledge base (``kb``; none, or a bare string input, is the default one)
+is checked against the caller's key before any chunk, as on the hand-written routes: an
+unknown one, or one the key may not read, is the same 404. Routes without an input
+(schemas, the playground) need a key when reads are protected.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from langchain_core.runnables import Runnable, RunnableConfig
 from langserve import add_routes
 
-from app.deps import ServicesDep, open_kb, require_read_key
+from app.auth.dependencies import CallerDep, require_reader
+from app.deps import ServicesDep, open_kb
 from chains.knowledge_bases import valid_kb_name
 
 _ALLOWED_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__)
@@ -53,10 +56,12 @@ async def reject_unknown_config(config: dict[str, Any], request: Request) -> dic
     return config
 
 
-async def reject_unknown_kb(request: Request, services: ServicesDep) -> None:
-    """404 before any chunk when an input names a knowledge base that does not exist.
+async def authorize_inputs(request: Request, services: ServicesDep, caller: CallerDep) -> None:
+    """404 before any chunk for an input whose knowledge base is unknown or not readable.
 
-    A name that breaks Chroma's rules is left to LangServe's validation (a 422).
+    An input without ``kb`` (or not an object: the playground's bare string) reads the
+    default knowledge base, which is checked too. A name that breaks Chroma's rules, or
+    a body that is not JSON, is left to LangServe's validation (a 422).
     """
     if request.method != "POST":
         return
@@ -68,14 +73,14 @@ async def reject_unknown_kb(request: Request, services: ServicesDep) -> None:
         return
     inputs = body.get("inputs")
     for item in inputs if isinstance(inputs, list) else [body.get("input")]:
-        name = item.get("kb") if isinstance(item, dict) else None
-        if not isinstance(name, str) or not name:
+        name = item.get("kb", "") if isinstance(item, dict) else ""
+        if not isinstance(name, str):
             continue
         try:
             valid_kb_name(name)
         except ValueError:
             continue
-        await open_kb(services, name)
+        await open_kb(services, caller, name)
 
 
 async def reject_unusable_body(request: Request) -> None:
@@ -116,7 +121,8 @@ async def reject_unusable_body(request: Request) -> None:
 def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]]) -> None:
     """Mount each runnable under its path (``{"/rag": rag_chain, ...}``).
 
-    Every endpoint asks for the API key when ``RAG_PROTECT_READS`` is true.
+    Every endpoint asks for a key when ``RAG_PROTECT_READS`` is true, and checks each
+    input's knowledge base against it (:func:`authorize_inputs`).
     """
     for path, runnable in runnables.items():
         add_routes(
@@ -126,8 +132,8 @@ def add_langserve_routes(app: FastAPI, runnables: dict[str, Runnable[Any, Any]])
             per_req_config_modifier=reject_unknown_config,
             enable_feedback_endpoint=False,
             dependencies=[
-                Depends(require_read_key),
+                Depends(require_reader),
                 Depends(reject_unusable_body),
-                Depends(reject_unknown_kb),
+                Depends(authorize_inputs),
             ],
         )

@@ -58,13 +58,19 @@ def parse_event_id(value: str) -> tuple[str, int]:
     return stream_id, int(number)
 
 
+def _check_owner(stream_id: str, owner: str) -> None:
+    """Refuse a stream someone else started exactly as an unknown one."""
+    if stream_id.partition(".")[0] != owner:
+        raise UnknownStreamError(f"no stream {stream_id!r}")
+
+
 class ResumableStreams:
     """Start answers as pumps into a buffer, and read them from any position.
 
     Example:
         >>> streams = ResumableStreams(event_stream, MemoryBuffer(...), grace_s=5)
-        >>> stream_id = streams.start(request)
-        >>> async for sse in streams.read(stream_id, after=0):
+        >>> stream_id = await streams.start(request, owner="anonymous")
+        >>> async for sse in await streams.read(stream_id, after=0, owner="anonymous"):
         ...     print(sse.id)  # f"{stream_id}-1", ...
 
     """
@@ -83,9 +89,13 @@ class ResumableStreams:
         """How often readers mark, and the pump checks, that someone watches."""
         return self.grace_s / 3
 
-    async def start(self, request: StreamRequest) -> str:
-        """Start answering ``request`` in the background; returns the new stream's id."""
-        stream_id = secrets.token_hex(8)
+    async def start(self, request: StreamRequest, *, owner: str) -> str:
+        """Start answering ``request`` in the background; returns the new stream's id.
+
+        The id is ``<owner>.<random>``: it binds the stream to the caller that started
+        it, in every worker, with nothing more to store.
+        """
+        stream_id = f"{owner}.{secrets.token_hex(8)}"
         first = asyncio.Event()
         pump = asyncio.create_task(self._pump(stream_id, request, first))
         self._local[stream_id] = pump
@@ -93,27 +103,32 @@ class ResumableStreams:
         await first.wait()  # the buffer exists before anyone reads it
         return stream_id
 
-    async def read(self, stream_id: str, after: int = 0) -> AsyncIterator[ServerSentEvent]:
+    async def read(
+        self, stream_id: str, after: int = 0, *, owner: str
+    ) -> AsyncIterator[ServerSentEvent]:
         """The events after ``after``, buffered then live, until the stream's last one.
 
         Raises:
-            UnknownStreamError: no buffer holds the stream (checked before the first event).
+            UnknownStreamError: no buffer holds the stream (checked before the first
+                event), or ``owner`` did not start it.
             ResumeGapError: events after ``after`` are no longer buffered.
 
         """
+        _check_owner(stream_id, owner)
         await self.buffer.touch(stream_id)
         entries = await self.buffer.after(stream_id, after, 0)
         return self._follow(stream_id, after, entries)
 
-    async def cancel(self, stream_id: str) -> None:
+    async def cancel(self, stream_id: str, *, owner: str) -> None:
         """Stop the answer now: a client that pressed Stop will not resume it.
 
         The pump stops at once when it runs in this worker, else at its next check.
 
         Raises:
-            UnknownStreamError: no buffer holds the stream.
+            UnknownStreamError: no buffer holds the stream, or ``owner`` did not start it.
 
         """
+        _check_owner(stream_id, owner)
         await self.buffer.cancel(stream_id)
         if (pump := self._local.get(stream_id)) is not None:
             pump.cancel()

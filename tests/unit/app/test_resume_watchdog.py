@@ -42,7 +42,7 @@ async def test_watchdog_cancels_again_when_the_first_cancel_is_lost():
     buffer = MemoryBuffer(max_events=100_000, ttl_s=60, grace_s=GRACE_S)
     streams = ResumableStreams(stream, buffer, grace_s=GRACE_S)  # type: ignore[arg-type]
 
-    stream_id = await streams.start({"question": "unread"})  # type: ignore[arg-type]
+    stream_id = await streams.start({"question": "unread"}, owner="anonymous")  # type: ignore[arg-type]
     await asyncio.wait_for(stream.stopped.wait(), timeout=10 * GRACE_S)
 
     assert stream.cancels_seen == 2
