@@ -98,7 +98,7 @@ class Access:
         """
         name = kb or self.default_kb
         readable = self.may_read(caller, name)
-        if readable and (action == "read" or caller.granted("write", name)):
+        if readable if action == "read" else caller.granted("write", name):
             return
         if not caller.is_authenticated:
             raise unauthorized(caller)

@@ -71,8 +71,11 @@ async def authorize_inputs(request: Request, services: ServicesDep, caller: Call
         return
     if not isinstance(body, dict):
         return
-    inputs = body.get("inputs")
-    for item in inputs if isinstance(inputs, list) else [body.get("input")]:
+    if "inputs" in body:
+        items = body["inputs"] if isinstance(body["inputs"], list) else []
+    else:
+        items = [body["input"]] if "input" in body else []  # none: token_feedback, or a 422
+    for item in items:
         name = item.get("kb", "") if isinstance(item, dict) else ""
         if not isinstance(name, str):
             continue
