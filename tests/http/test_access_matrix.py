@@ -15,26 +15,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
+from keyed_world import CANARY, QUESTION, World, keyed_world
 from langserve.lzstring import LZString
 
 from app.auth.dependencies import _caller
-from app.server import create_app
-from app.settings import Settings
 
-ADMIN_KEY = "matrix-admin-key"
-CANARY = "CANARY-5d1e-okapi"
-QUESTION = "When does the zebra migration reach the Mara river?"
-ZEBRA = (
-    "The zebra migration reaches the Mara river in July, when the herds cross from the "
-    f"Serengeti. Guides log each crossing with the code {CANARY}."
-)
-OTTERS = "Sea otters hold hands while they sleep so that the current does not part them."
 CONFIG_HASH = LZString.compressToEncodedURIComponent("{}")
 PRINCIPALS = ("none", "wrong", "revoked", "b_reader", "a_writer", "a_reader", "admin")
 """Refused principals first, so the owners' requests come after every refusal."""
@@ -60,22 +50,6 @@ REFUSED: dict[str, dict[str, int]] = {
         **{"b_reader": 404, "a_writer": 404, "admin": 404},
     },
 }
-
-
-@dataclass
-class World:
-    client: httpx.Client
-    tokens: dict[str, str | None]
-    scratch: dict[str, Any] = field(default_factory=dict)
-
-    def as_(self, principal: str) -> dict[str, str]:
-        token = self.tokens[principal]
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def admin(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        response = self.client.request(method, url, headers=self.as_("admin"), **kwargs)
-        assert response.status_code < 300, response.text
-        return response
 
 
 Request = Callable[[World], dict[str, Any]]
@@ -285,40 +259,8 @@ def served_routes(app) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, local_llm, embeddings, serve):
-    home = tmp_path_factory.mktemp("matrix")
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        chroma_path=home / "chroma",
-        keys_path=home / "keys.json",
-        local_llm_port=local_llm.port,
-        llm_max_tokens=24,
-        api_key=ADMIN_KEY,
-        protect_reads=True,
-        resume_grace_s=5,
-    )
-    app = create_app(settings, embeddings=embeddings)
-    with serve(app) as server:
-        with httpx.Client(base_url=server.url, timeout=180) as client:
-            world = World(client, {"admin": ADMIN_KEY, "none": None, "wrong": "srk_0000_nope"})
-            for kb, doc_id, text, title in (
-                ("alpha", "zebra", ZEBRA, f"Crossings {CANARY}"),
-                ("beta", "otters", OTTERS, "Otters"),
-            ):
-                world.admin("POST", "/kbs", json={"name": kb})
-                document = {"id": doc_id, "content": text, "metadata": {"title": title}}
-                world.admin("POST", "/index", json={"kb": kb, "documents": [document]})
-            grants = {
-                "a_reader": {"name": "a-reader", "read": ["alpha"]},
-                "a_writer": {"name": "a-writer", "write": ["alpha"]},
-                "b_reader": {"name": "b-reader", "read": ["beta"]},
-                "revoked": {"name": "revoked", "read": ["alpha"], "write": ["alpha"]},
-            }
-            for principal, body in grants.items():
-                made = world.admin("POST", "/keys", json=body).json()
-                world.tokens[principal] = made["key"]
-                world.scratch[f"{principal}_id"] = made["id"]
-            world.admin("DELETE", f"/keys/{world.scratch['revoked_id']}")
-            yield app, world
+    with keyed_world(tmp_path_factory.mktemp("matrix"), local_llm.port, embeddings, serve) as made:
+        yield made
 
 
 def test_every_served_route_has_a_policy_and_every_policy_a_route(world):
