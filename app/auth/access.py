@@ -73,7 +73,7 @@ class Access:
                 return Principal.of(record)
         if self.admin_key is None and not self.protect_reads and await self.store.count() == 0:
             return OPEN
-        return replace(ANONYMOUS, refused_token=bool(token))
+        return replace(ANONYMOUS, refused_token=True) if token else ANONYMOUS
 
     def may_read(self, caller: Principal, kb: str) -> bool:
         """Whether ``caller`` may read the knowledge base ``kb`` (empty: the default)."""
