@@ -35,6 +35,7 @@ export class DocumentsPanel {
     this.prev = panel.querySelector("#doc-prev");
     this.next = panel.querySelector("#doc-next");
     this.page = 1;
+    this.canWrite = true;
     let typing = null;
     this.search.addEventListener("input", () => {
       clearTimeout(typing);
@@ -78,11 +79,14 @@ export class DocumentsPanel {
     open.type = "button";
     open.setAttribute("aria-label", `Open ${doc.id}`);
     open.addEventListener("click", () => this.open(doc.id));
-    const remove = el("button", "doc-delete", "Delete");
-    remove.type = "button";
-    remove.setAttribute("aria-label", `Delete ${doc.id}`);
-    remove.addEventListener("click", () => this.remove(doc.id));
-    item.append(name, facts, open, remove);
+    item.append(name, facts, open);
+    if (this.canWrite) {  // a key that may only read sees no Delete it would be refused
+      const remove = el("button", "doc-delete", "Delete");
+      remove.type = "button";
+      remove.setAttribute("aria-label", `Delete ${doc.id}`);
+      remove.addEventListener("click", () => this.remove(doc.id));
+      item.append(remove);
+    }
     return item;
   }
 

@@ -4,7 +4,8 @@
 // Finished turns stay on screen above (thread.js) and go with a follow-up as its
 // `chat_history`; "New chat" forgets them.
 // The knowledge-base selector picks what questions, uploads, summaries and the Documents
-// panel use.
+// panel use. The API key is kept for the tab (sessionStorage); the selector lists what
+// it may read, and the upload area and Delete buttons show only where it may write.
 // `document.body.dataset.stream` says where the stream is (running, done, stopped,
 // failed), for people's styles and for the browser tests.
 import { AnswerView } from "./answer.js";
@@ -17,7 +18,10 @@ import { Thread } from "./thread.js";
 import { UploadArea } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
-const kbs = new KbSelector($("kb"), { onChange: () => { newChat(); documents.refresh(); } });
+const KEY_STORAGE = "streaming-rag:api-key";
+const kbs = new KbSelector($("kb"), {
+  onChange: () => { newChat(); showAccess(); documents.refresh(); },
+});
 const documents = new DocumentsPanel($("documents-panel"), {
   kb: () => kbs.current(), onUnauthorized: () => { $("api-key-box").open = true; },
 });
@@ -181,7 +185,26 @@ $("ask").addEventListener("submit", (event) => {
   const question = $("question").value.trim();
   if (question) ask(question);
 });
-$("api-key-form").addEventListener("submit", (event) => event.preventDefault());
+$("api-key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
+  newChat();
+  loadKnowledgeBases();
+});
+
+/** Show the upload area and Delete buttons only where the key may write. */
+function showAccess() {
+  const canWrite = kbs.access().includes("write");
+  $("drop-zone").hidden = !canWrite;
+  $("upload-note").hidden = canWrite;
+  documents.canWrite = canWrite;
+}
+
+async function loadKnowledgeBases() {
+  if (!(await kbs.load())) $("api-key-box").open = true;
+  showAccess();
+  await documents.refresh();
+}
 $("stop").addEventListener("click", stop);
 function newChat() {
   stop();
@@ -202,4 +225,5 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") stop();
 });
 setState("idle");
-kbs.load().then(() => documents.refresh());
+$("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
+loadKnowledgeBases();

@@ -2,7 +2,7 @@
 // and be stopped with an AbortController. eventsource-parser does the SSE framing.
 import { EventSourceParserStream } from "./vendor/eventsource-parser/stream.js";
 
-/** The bearer key typed into the page (sent when the server sets RAG_API_KEY). */
+/** The bearer key typed into the page, kept for the tab (sessionStorage), sent with every request. */
 export function authHeaders() {
   const key = document.getElementById("api-key").value;
   return key ? { Authorization: "Bearer " + key } : {};

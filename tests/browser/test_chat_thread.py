@@ -34,9 +34,11 @@ def sent_bodies(page):
     bodies = []
     page.on(
         "request",
-        lambda r: bodies.append(json.loads(r.post_data))
-        if r.method == "POST" and r.url.endswith("/rag/sse")
-        else None,
+        lambda r: (
+            bodies.append(json.loads(r.post_data))
+            if r.method == "POST" and r.url.endswith("/rag/sse")
+            else None
+        ),
     )
     return bodies
 

@@ -74,7 +74,7 @@ def test_uploaded_file_reaches_ready_live_and_is_a_source_of_the_next_answer(
     assert "alder trees" in first.locator(".snippet").inner_text()
 
 
-def test_upload_without_the_api_key_says_so_and_opens_the_key_field(
+def test_without_a_write_key_the_upload_area_says_so_and_a_key_opens_it(
     page, serve, tmp_path, settings_factory, embeddings
 ):
     app = create_app(
@@ -84,13 +84,18 @@ def test_upload_without_the_api_key_says_so_and_opens_the_key_field(
     notes.write_text("Keyed upload.", encoding="utf-8")
     with serve(app) as server:
         page.goto(f"{server.url}/")
-        page.set_input_files("#files", str(notes))
+        expect(page.locator("#upload-note")).to_be_visible()
+        expect(page.locator("#drop-zone")).to_be_hidden()
+        page.set_input_files("#files", str(notes))  # a script could still send one
         row = page.locator("#uploads .upload")
         expect(row).to_have_attribute("data-state", "failed")
         expect(row.locator(".stage")).to_contain_text("a valid API key is required")
         expect(page.locator("#api-key-box")).to_have_attribute("open", "")
 
         page.fill("#api-key", "s3cret")
+        page.click("#api-key-use")
+        expect(page.locator("#drop-zone")).to_be_visible()
+        expect(page.locator("#upload-note")).to_be_hidden()
         page.set_input_files("#files", str(notes))
         expect(page.locator("#uploads .upload").first).to_have_attribute(
             "data-state", "ready", timeout=30_000

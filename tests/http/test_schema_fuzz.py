@@ -4,7 +4,9 @@ Every operation, LangServe's among them, gets generated requests (valid and not)
 5xx, no hang (each request has a timeout), and every documented response body matches
 its schema. schemathesis runs as its command line (its pytest plugin does not load
 under pytest 9) against a real uvicorn; the scripted model server answers, so the
-streams end quickly, and the writes go to a collection of this test's own.
+streams end quickly, and the writes go to a collection of this test's own. Keys are on
+(reads protected) and schemathesis sends the admin key, so every route, ``/keys``
+included, gets past the door to its handler.
 """
 
 import subprocess
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sse_helpers import scripted_app
 
 from bench.scripted_llm import Script
@@ -24,7 +27,14 @@ def test_every_route_answers_generated_requests_without_5xx_and_as_documented(
     serve, kb_settings, embeddings, scripted_llm, tmp_path
 ):
     scripted_llm.script = Script(tokens=["A ", "short ", "answer [doc-001]."])
-    settings = kb_settings.model_copy(update={"chroma_path": tmp_path / "chroma"})
+    settings = kb_settings.model_copy(
+        update={
+            "chroma_path": tmp_path / "chroma",
+            "keys_path": tmp_path / "keys.json",
+            "api_key": SecretStr("fuzz-admin"),
+            "protect_reads": True,
+        }
+    )
     with serve(scripted_app(settings, embeddings, scripted_llm.base_url)) as server:
         run = subprocess.run(
             [
@@ -39,6 +49,8 @@ def test_every_route_answers_generated_requests_without_5xx_and_as_documented(
                 "60",
                 "--generation-deterministic",
                 "--no-color",
+                "--header",
+                "Authorization: Bearer fuzz-admin",
             ],
             capture_output=True,
             text=True,
