@@ -25,6 +25,7 @@ from bench import (
     engine,
     grounding,
     ingestion,
+    keys,
     knowledge_bases,
     llm_overhead,
     protocols,
@@ -158,6 +159,9 @@ async def main(work: Path) -> list[Section]:
 
         log("18. live grounding: agreement with the offline judge, cost on the engine")
         sections.append(grounding.section(await grounding.run(work, logs)))
+
+        log("19. scoped keys: the cost of the check per request")
+        sections.append(keys.section(await keys.run(work / "keys", logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

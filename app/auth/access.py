@@ -111,8 +111,14 @@ class Access:
         if self.protect_reads and not caller.is_authenticated:
             raise unauthorized(caller)
 
-    def require_admin(self, caller: Principal) -> None:
-        """401 without a valid key, 403 with a key that is not an admin key."""
+    def require_admin(self, caller: Principal, *, key_needed: bool = False) -> None:
+        """401 without a valid key, 403 with a key that is not an admin key.
+
+        The open service (no key anywhere) passes, unless ``key_needed``: managing keys
+        always takes an admin key, so nobody can lock an open service by making the first.
+        """
+        if caller is OPEN and not key_needed:
+            return
         if not caller.is_authenticated:
             raise unauthorized(caller)
         if not caller.admin:

@@ -3,7 +3,8 @@
 The caller is resolved once per request by :class:`~app.auth.access.KeyBackend`
 (Starlette's authentication middleware) and read here as ``request.user``; routes never
 compare keys themselves. Each route declares one policy: :func:`require_reader` (a
-route that names no knowledge base), :func:`require_admin`, or a knowledge-base check
+route that names no knowledge base), :func:`require_admin` or :func:`require_admin_key`,
+or a knowledge-base check
 through :func:`app.deps.open_kb` with the action it needs. ``tests/http/test_access_matrix.py``
 walks the app's route table and fails on a route that declares none.
 """
@@ -51,5 +52,10 @@ async def require_reader(access: AccessDep, caller: CallerDep) -> None:
 
 
 async def require_admin(access: AccessDep, caller: CallerDep) -> None:
-    """Policy of the key and knowledge-base management routes: an admin key."""
+    """Policy of the knowledge-base management routes: an admin key (or the open service)."""
     access.require_admin(caller)
+
+
+async def require_admin_key(access: AccessDep, caller: CallerDep) -> None:
+    """Policy of the key routes: an admin key, even while the service is open."""
+    access.require_admin(caller, key_needed=True)

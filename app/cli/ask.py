@@ -16,6 +16,7 @@ from pydantic import Field, TypeAdapter
 from rich.console import Console
 from rich.markup import escape
 
+from app.cli._bearer import bearer_headers
 from app.cli.serve import model_server
 from app.settings import Settings
 from chains.events import Metrics, RagEvent
@@ -43,11 +44,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 async def read_remote_events(url: str, request: dict[str, object]) -> AsyncIterator[RagEvent]:
-    """The typed events of ``POST {url}/rag/sse``."""
+    """The typed events of ``POST {url}/rag/sse``, sending ``RAG_API_KEY`` as the key."""
     import httpx
     from httpx_sse import aconnect_sse
 
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    headers = bearer_headers(Settings())
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
         async with aconnect_sse(client, "POST", "/rag/sse", json=request) as source:
             if source.response.status_code != 200:
                 await source.response.aread()

@@ -16,6 +16,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from app.cli._bearer import bearer_headers
 from app.cli._console import console
 from app.settings import Settings
 
@@ -62,8 +63,7 @@ def _remote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """The answer, from a running server's ``/documents`` routes."""
     import httpx
 
-    key = settings.api_key
-    headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+    headers = bearer_headers(settings)
     params: dict[str, Any] = {"kb": args.kb} if args.kb else {}
     with httpx.Client(base_url=args.url, headers=headers, timeout=60) as client:
         if args.action == "list":

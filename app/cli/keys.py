@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from app.cli._bearer import bearer_headers
 from app.cli._console import console
 from app.settings import Settings
 
@@ -95,8 +96,7 @@ def _remote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """The same action through a running server's ``/keys`` routes."""
     import httpx
 
-    key = settings.api_key
-    headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+    headers = bearer_headers(settings)
     with httpx.Client(base_url=args.url, headers=headers, timeout=30) as client:
         if args.action == "create":
             body = {"name": args.name, "read": args.read, "write": args.write, "admin": args.admin}

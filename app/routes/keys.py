@@ -14,11 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 
-from app.auth.dependencies import CallerDep, require_admin
+from app.auth.dependencies import CallerDep, require_admin_key
 from app.auth.keys import Grants, mint_key
 from app.deps import ServicesDep
 
-router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require_admin_key)])
 
 _log = logging.getLogger("streaming_rag.keys")
 

@@ -20,11 +20,19 @@ from app.server import create_app
 ADMIN = "cli-admin-key"
 
 
-def keys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, **{f"RAG_{k.upper()}": v for k, v in env.items()}}
     return subprocess.run(
-        [str(CLI), "keys", *args], env=environ, capture_output=True, text=True, timeout=120
+        [str(CLI), *args], env=environ, capture_output=True, text=True, timeout=120
     )
+
+
+def keys(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("keys", *args, **env)
+
+
+def ask(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("ask", *args, **env)
 
 
 @pytest.fixture
@@ -55,6 +63,10 @@ def test_keys_made_revoked_in_process_are_honoured_by_the_running_app_at_once(
             key_id in listing.stderr and "team-a" in listing.stderr and "read *" in listing.stderr
         )
         assert token.rpartition("_")[2] not in listing.stdout + listing.stderr
+        asked = ask("What is in here?", "--url", server.url, api_key=token)
+        assert asked.returncode == 0, asked.stderr  # ask --url sends RAG_API_KEY as its key
+        keyless = ask("What is in here?", "--url", server.url)
+        assert keyless.returncode != 0 and "HTTP 401" in keyless.stderr
         revoked = keys("revoke", key_id, **env)
         assert revoked.returncode == 0, revoked.stderr
         refused = client.get("/kbs", headers=team)

@@ -97,3 +97,23 @@ async def test_open_reads_ignore_a_wrong_key_and_writes_refuse_it(settings, embe
     assert (
         write.status_code == 401 and write.json()["detail"] == "the API key is unknown or revoked"
     )
+
+
+async def test_an_open_service_stays_open_but_its_keys_need_an_admin_key(
+    settings, embeddings, tmp_path
+):
+    """Without any key the service is open as before keys; nobody can lock it by
+    making the first key over HTTP (that takes the CLI or ``RAG_API_KEY``)."""
+    app = create_app(
+        settings.model_copy(update={"keys_path": tmp_path / "k.json"}), embeddings=embeddings
+    )
+    async with client_for(app) as c:
+        made_kb = await c.post("/kbs", json={"name": "open-kb"})
+        wrote = await c.post("/index", json={"kb": "open-kb", "documents": [{"content": "x"}]})
+        listed = await c.get("/kbs")
+        first_key = await c.post("/keys", json={"name": "mine", "admin": True})
+        keys = await c.get("/keys")
+    assert made_kb.status_code == 201 and wrote.status_code == 200
+    assert {kb["name"]: kb["access"] for kb in listed.json()["kbs"]}["open-kb"] == ["read", "write"]
+    assert first_key.status_code == keys.status_code == 401
+    assert not (tmp_path / "k.json").exists()
