@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from langchain_core.embeddings import Embeddings
 from starlette.middleware.authentication import AuthenticationMiddleware
 
-from app.auth.access import KeyBackend, key_store_unavailable
+from app.auth.access import KeyBackend
 from app.error_handlers import add_error_handlers
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.observability import RequestLogMiddleware
@@ -73,11 +73,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit:
         app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
-    app.add_middleware(
-        AuthenticationMiddleware,
-        backend=KeyBackend(services.access),
-        on_error=key_store_unavailable,
-    )
+    app.add_middleware(AuthenticationMiddleware, backend=KeyBackend(services.access))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -25,14 +25,8 @@ import hmac
 from dataclasses import replace
 
 from fastapi import HTTPException
-from starlette.authentication import (
-    AuthCredentials,
-    AuthenticationBackend,
-    AuthenticationError,
-    BaseUser,
-)
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
 
 from app.auth.keys import parse_token, secret_matches
 from app.auth.principal import ANONYMOUS, OPEN, Action, Principal
@@ -142,14 +136,13 @@ class KeyBackend(AuthenticationBackend):
         self.access = access
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
-        """Resolve the caller; a key store that does not answer is a 503 (``on_error``)."""
+        """Resolve the caller; a key store that does not answer leaves it unresolved.
+
+        Routes that need the caller then answer 503 (:func:`app.auth.dependencies`),
+        while health, metrics and the page, which need no caller, still answer.
+        """
         try:
             caller = await self.access.resolve(conn.headers.get("authorization"))
         except KeyStoreUnavailableError as exc:
-            raise AuthenticationError(str(exc)) from exc
+            return AuthCredentials([]), replace(ANONYMOUS, unresolved=str(exc))
         return AuthCredentials(["admin"] if caller.admin else []), caller
-
-
-def key_store_unavailable(conn: HTTPConnection, exc: AuthenticationError) -> JSONResponse:
-    """503: nobody can be authorized while the key store does not answer."""
-    return JSONResponse({"detail": str(exc)}, status_code=503)

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.access import Access
 from app.auth.principal import Principal
+from app.auth.store import KeyStoreUnavailableError
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -39,6 +40,8 @@ async def _caller(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
     caller: Principal = request.user
+    if caller.unresolved is not None:
+        raise KeyStoreUnavailableError(caller.unresolved)  # a 503: never let through
     return caller
 
 

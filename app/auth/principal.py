@@ -29,6 +29,9 @@ class Principal(BaseUser):
     admin: bool = False
     refused_token: bool = False
     """A token was sent but is unknown or revoked (said so in the 401)."""
+    unresolved: str | None = None
+    """Why the caller could not be resolved (the key store did not answer): routes that
+    need the caller answer 503 with it, public ones (health, the page) still answer."""
 
     @classmethod
     def of(cls, record: KeyRecord) -> Principal:
