@@ -5,6 +5,7 @@ Run the service (`make run`), then:
 """
 
 import argparse
+import os
 
 from openai import OpenAI
 
@@ -13,7 +14,8 @@ parser.add_argument("question", nargs="?", default="What is time to first token?
 parser.add_argument("--url", default="http://127.0.0.1:8000/v1")
 args = parser.parse_args()
 
-client = OpenAI(base_url=args.url, api_key="unused unless RAG_PROTECT_READS")
+# The key: yours when the server protects reads (RAG_API_KEY), anything otherwise.
+client = OpenAI(base_url=args.url, api_key=os.environ.get("RAG_API_KEY", "unused"))
 messages = [{"role": "user", "content": args.question}]
 for chunk in client.chat.completions.create(model="rag", messages=messages, stream=True):
     for source in (chunk.model_extra or {}).get("sources", []):
