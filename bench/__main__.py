@@ -161,7 +161,7 @@ async def main(work: Path) -> list[Section]:
         sections.append(grounding.section(await grounding.run(work, logs)))
 
         log("19. scoped keys: the cost of the check per request")
-        sections.append(keys.section(await keys.run(work / "keys", logs)))
+        sections.append(keys.section(await keys.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -14,6 +14,7 @@ them once, in turn) so a drift of the host lands on all of them alike:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import time
@@ -171,7 +172,8 @@ async def whole_requests(work: Path, url: str, embeddings: Any) -> dict[str, lis
 async def run(work: Path, logs: Path) -> dict[str, Any]:
     from chains.embeddings import build_embeddings
 
-    work.mkdir(parents=True, exist_ok=True)
+    work = work / "keys"
+    await asyncio.to_thread(work.mkdir)
     embeddings = build_embeddings("local")
     with redis_url(work) as url:
         configs = await configurations(work, url)
