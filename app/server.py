@@ -15,6 +15,7 @@ from app.auth.access import KeyBackend
 from app.error_handlers import add_error_handlers
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.observability import RequestLogMiddleware
+from app.middleware.page_security import PageSecurityMiddleware
 from app.middleware.rate_limit import RateLimitMiddleware
 from app.protocols.error_shapes import ProtocolErrorsMiddleware
 from app.routes import (
@@ -69,8 +70,9 @@ def create_app(
     add_error_handlers(app)
     # The last added runs first: the request id, the log line and its count, the
     # protocol doors' error shapes, CORS (preflights), who is asking (once per request),
-    # the rate limit (per key, else per client), the body limit.
+    # the rate limit (per key, else per client), the body limit, the page's CSP.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(PageSecurityMiddleware)
     if settings.rate_limit:
         app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
     app.add_middleware(AuthenticationMiddleware, backend=KeyBackend(services.access))

@@ -22,6 +22,22 @@ ANSWER = ["Backpressure ", "slows the producer ", "[doc-001]", " but not ", "[do
 
 
 @pytest.fixture
+def page(browser):
+    """A page that lets the test inject axe-core as an inline script.
+
+    The page's Content-Security-Policy forbids inline scripts (as it should), so only
+    this checker's context bypasses it; every other browser test runs under the policy.
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
 def answered_page(page, serve, kb_settings, embeddings, scripted_llm):
     """The page after one answer with a valid and an invalid citation."""
     scripted_llm.script = Script(tokens=ANSWER)
