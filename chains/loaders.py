@@ -99,12 +99,15 @@ def load_upload(filename: str, data: bytes) -> InputDocument:
     """Read an uploaded file with the loader for its suffix, as :func:`load_file` does.
 
     The loaders read paths, so the bytes go to a private temporary file under the
-    upload's own name (its directory part dropped). ``source`` metadata is that name.
+    upload's own name (its directory part dropped, so ``../`` cannot leave the folder;
+    a name with a control character is refused). ``source`` metadata is that name.
     Raises what :func:`load_file` raises.
     """
     name = Path(filename).name
     if not name:
         raise UnsupportedFileError("an uploaded file needs a name with a suffix")
+    if not name.isprintable():  # a NUL or control character: no file may be named so
+        raise UnsupportedFileError(f"the file name {name!r} holds a control character")
     with tempfile.TemporaryDirectory(prefix="streaming-rag-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
