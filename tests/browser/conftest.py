@@ -4,11 +4,12 @@ The browser is module-scoped: Playwright's sync API keeps an event loop running 
 main thread while it is open, which would break the anyio tests collected after it.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,11 +34,27 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Open pages, each in a fresh context (``Browser.new_context`` options); none may
+    raise a JavaScript error."""
+    opened: list[tuple[BrowserContext, list[str]]] = []
+
+    def make(**options: Any) -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        opened.append((context, errors))
+        return page
+
+    yield make
+    for context, _ in opened:
+        context.close()
+    errors = [error for _, seen in opened for error in seen]
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    """A page under the app's own Content-Security-Policy, as people get it."""
+    return new_page()

@@ -22,19 +22,13 @@ ANSWER = ["Backpressure ", "slows the producer ", "[doc-001]", " but not ", "[do
 
 
 @pytest.fixture
-def page(browser):
+def page(new_page):
     """A page that lets the test inject axe-core as an inline script.
 
     The page's Content-Security-Policy forbids inline scripts (as it should), so only
     this checker's context bypasses it; every other browser test runs under the policy.
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    return new_page(bypass_csp=True)
 
 
 @pytest.fixture
