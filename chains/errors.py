@@ -23,6 +23,8 @@ and ``retryable``: our own messages, never exception text or a traceback. A
 
 from __future__ import annotations
 
+import logging
+
 import chromadb.errors
 import httpx
 import openai
@@ -30,6 +32,8 @@ from purgatory.domain.model import OpenedState
 from pydantic import ValidationError
 
 from chains.events import ErrorEvent
+
+_log = logging.getLogger("streaming_rag.errors")
 
 
 class StreamingRagError(Exception):
@@ -128,6 +132,8 @@ def error_event_for(exc: BaseException) -> ErrorEvent:
         return ErrorEvent(
             code="store_error", message="The vector store failed the request.", retryable=True
         )
+    # The client is told nothing more; the operator gets the traceback.
+    _log.error("unexpected failure, sent as an internal error", exc_info=exc)
     return ErrorEvent(code="internal", message="The server failed unexpectedly.", retryable=False)
 
 

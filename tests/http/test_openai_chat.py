@@ -208,10 +208,9 @@ async def test_models_list_each_knowledge_base_and_refusals_are_openai_errors(
 
 
 async def test_openai_client_answers_from_the_real_engine(live_server):
-    client = openai.AsyncOpenAI(base_url=f"{live_server}/v1", api_key="none")
-    stream = await client.chat.completions.create(model="rag", messages=QUESTION, stream=True)
-    chunks = [chunk async for chunk in stream]
-    await client.close()
+    async with openai.AsyncOpenAI(base_url=f"{live_server}/v1", api_key="none") as client:
+        stream = await client.chat.completions.create(model="rag", messages=QUESTION, stream=True)
+        chunks = [chunk async for chunk in stream]  # a failure still closes the client
 
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     sources = [s for c in chunks for s in (c.model_extra or {}).get("sources", [])]
