@@ -43,14 +43,14 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnicodeDecodeError, _unreadable_json)
     app.add_exception_handler(HTTPException, _documented_422)
     app.add_exception_handler(RequestValidationError, _documented_validation_error)
-    app.add_exception_handler(BufferUnavailableError, _buffer_unavailable)
-    app.add_exception_handler(KeyStoreUnavailableError, _buffer_unavailable)
+    app.add_exception_handler(BufferUnavailableError, _service_unavailable)
+    app.add_exception_handler(KeyStoreUnavailableError, _service_unavailable)
     app.add_exception_handler(DocumentNotFoundError, _not_found)
     app.add_exception_handler(KnowledgeBaseNotFoundError, _not_found)
     app.add_exception_handler(KnowledgeBaseConflictError, _conflict)
 
 
-async def _buffer_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _service_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503: streams cannot be buffered, or keys read, while Redis is away; retry later."""
     return JSONResponse({"detail": str(exc)}, status_code=503)
 

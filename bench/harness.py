@@ -61,6 +61,38 @@ class Service:
             self.popen.wait()
 
 
+@contextlib.contextmanager
+def redis_server(home: Path) -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, nothing persisted; yields its URL."""
+    import redis
+
+    port = free_port()
+    with (home / "redis.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(port)),
+                *("--save", "", "--appendonly", "no", "--dir", str(home)),
+            ],
+            stdout=log,
+            stderr=log,
+        )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline and process.poll() is None, "redis did not start"
+            time.sleep(0.05)
+    client.close()
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def start(
     name: str, argv: Sequence[str], *, port: int, env: dict[str, str], ready_path: str, logs: Path
 ) -> Service:

@@ -15,10 +15,7 @@ them once, in turn) so a drift of the host lands on all of them alike:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +23,10 @@ import httpx
 
 from app.auth.access import Access
 from app.auth.keys import Grants, mint_key
-from app.auth.store import FileKeyStore, KeyStore, RedisKeyStore
+from app.auth.store import KeyStore
 from app.server import create_app
 from app.settings import Settings
-from bench.harness import fmt, free_port, run_alone, summary
+from bench.harness import fmt, redis_server, run_alone, summary
 from bench.report import Section
 
 ROUNDS = 200
@@ -37,47 +34,15 @@ CHECKS_PER_ROUND = 50
 KEYS_IN_FILE = 1000
 KB = "alpha"
 
-
-@contextlib.contextmanager
-def redis_url(home: Path) -> Iterator[str]:
-    """Debian's redis-server on a free loopback port, nothing persisted."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(home),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+OPEN = "open (no key anywhere)"
+ENV_KEY = "RAG_API_KEY"
+KEY_FILE = f"key file ({KEYS_IN_FILE:,} keys)"
+REDIS = "Redis"
+ADMIN_SECRET = "bench-admin"
 
 
 async def _scoped(store: KeyStore, fill: int) -> str:
-    """``fill`` keys in ``store``; the token of the last, which reads alpha."""
+    """``fill`` keys in ``store``; the header of the last, which reads alpha."""
     token = ""
     for n in range(fill):
         record, token = mint_key(Grants(name=f"team-{n}", read=[KB]))
@@ -85,36 +50,43 @@ async def _scoped(store: KeyStore, fill: int) -> str:
     return f"Bearer {token}"
 
 
-async def configurations(work: Path, url: str) -> dict[str, tuple[Access, str | None]]:
-    """Each configuration's access check and the header its caller sends."""
-    file_store = FileKeyStore(work / "keys.json")
-    redis_store = RedisKeyStore(url)
-
-    def access(store: KeyStore, admin_key: str | None = None) -> Access:
-        return Access(store, admin_key=admin_key, protect_reads=True, default_kb=KB)
-
-    open_access = Access(
-        FileKeyStore(work / "none.json"), admin_key=None, protect_reads=False, default_kb=KB
-    )
-    return {
-        "open (no key anywhere)": (open_access, None),
-        "RAG_API_KEY": (
-            access(FileKeyStore(work / "empty.json"), "bench-admin"),
-            "Bearer bench-admin",
-        ),
-        f"key file ({KEYS_IN_FILE:,} keys)": (
-            access(file_store),
-            await _scoped(file_store, KEYS_IN_FILE),
-        ),
-        "Redis": (access(redis_store), await _scoped(redis_store, 100)),
+async def configurations(
+    work: Path, url: str, embeddings: Any
+) -> dict[str, tuple[Any, str | None]]:
+    """Each configuration's app (a knowledge base of 20 chunks) and its caller's header."""
+    # Each configuration's settings, and how many scoped keys its store holds (None: its
+    # caller sends no scoped key; the RAG_API_KEY caller sends the admin key).
+    table: dict[str, tuple[dict[str, Any], int | None]] = {
+        OPEN: ({}, None),
+        ENV_KEY: ({"api_key": ADMIN_SECRET, "protect_reads": True}, None),
+        KEY_FILE: ({"protect_reads": True}, KEYS_IN_FILE),
+        REDIS: ({"protect_reads": True, "redis_url": url}, 100),
     }
+    built: dict[str, tuple[Any, str | None]] = {}
+    for n, (label, (extra, fill)) in enumerate(table.items()):
+        home = work / f"config-{n}"
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, chroma_path=home / "chroma", keys_path=home / "keys.json", **extra
+        )
+        app = create_app(settings, embeddings=embeddings)
+        services = app.state.services
+        services.kbs.create(KB)
+        docs = [{"id": f"d{i}", "content": f"Document {i} about alpha."} for i in range(20)]
+        async for _ in services.kbs.get(KB).ingestor.run(docs):
+            pass
+        header = f"Bearer {ADMIN_SECRET}" if label == ENV_KEY else None
+        if fill is not None:
+            header = await _scoped(services.access.store, fill)
+        built[label] = (app, header)
+    return built
 
 
-async def check_alone(configs: dict[str, tuple[Access, str | None]]) -> dict[str, list[float]]:
+async def check_alone(configs: dict[str, tuple[Any, str | None]]) -> dict[str, list[float]]:
     """Microseconds per resolve + check, each round's mean of ``CHECKS_PER_ROUND``."""
     times: dict[str, list[float]] = {label: [] for label in configs}
     for _ in range(ROUNDS):
-        for label, (access, header) in configs.items():
+        for label, (app, header) in configs.items():
+            access: Access = app.state.access
             started = time.perf_counter()
             for _ in range(CHECKS_PER_ROUND):
                 access.check(await access.resolve(header), "read", KB)
@@ -122,39 +94,16 @@ async def check_alone(configs: dict[str, tuple[Access, str | None]]) -> dict[str
     return times
 
 
-def _settings(work: Path, label: str, url: str) -> tuple[Settings, str | None]:
-    home = work / label.split()[0].replace("_", "-").lower()
-    common: dict[str, Any] = {"chroma_path": home / "chroma", "keys_path": home / "keys.json"}
-    if label.startswith("open"):
-        return Settings(_env_file=None, **common), None  # type: ignore[call-arg]
-    if label == "RAG_API_KEY":
-        return Settings(
-            _env_file=None,
-            api_key="bench-admin",
-            protect_reads=True,  # type: ignore[call-arg]
-            **common,
-        ), "Bearer bench-admin"
-    extra = {"redis_url": url} if label == "Redis" else {}
-    return Settings(_env_file=None, protect_reads=True, **common, **extra), None  # type: ignore[call-arg]
-
-
-async def whole_requests(work: Path, url: str, embeddings: Any) -> dict[str, list[float]]:
-    """Microseconds per ``GET /documents?kb=alpha`` for each configuration's app."""
-    clients: dict[str, tuple[httpx.AsyncClient, dict[str, str]]] = {}
-    labels = ["open (no key anywhere)", "RAG_API_KEY", f"key file ({KEYS_IN_FILE:,} keys)", "Redis"]
-    for label in labels:
-        settings, header = _settings(work, label, url)
-        app = create_app(settings, embeddings=embeddings)
-        services = app.state.services
-        services.kbs.create(KB)
-        docs = [{"id": f"d{i}", "content": f"Document {i} about alpha."} for i in range(20)]
-        async for _ in services.kbs.get(KB).ingestor.run(docs):
-            pass
-        if header is None and not label.startswith("open"):
-            header = await _scoped(services.access.store, KEYS_IN_FILE if "file" in label else 100)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://b")
-        clients[label] = (client, {"Authorization": header} if header else {})
-    times: dict[str, list[float]] = {label: [] for label in labels}
+async def whole_requests(configs: dict[str, tuple[Any, str | None]]) -> dict[str, list[float]]:
+    """Microseconds per ``GET /documents?kb=alpha`` through each configuration's app."""
+    clients = {
+        label: (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://b"),
+            {"Authorization": header} if header else {},
+        )
+        for label, (app, header) in configs.items()
+    }
+    times: dict[str, list[float]] = {label: [] for label in configs}
     try:
         for _ in range(ROUNDS // 4):
             for label, (client, headers) in clients.items():
@@ -175,11 +124,9 @@ async def run(work: Path, logs: Path) -> dict[str, Any]:
     work = work / "keys"
     await asyncio.to_thread(work.mkdir)
     embeddings = build_embeddings("local")
-    with redis_url(work) as url:
-        configs = await configurations(work, url)
-        alone = await check_alone(configs)
-        whole = await whole_requests(work, url, embeddings)
-    return {"alone": alone, "whole": whole}
+    with redis_server(work) as url:
+        configs = await configurations(work, url, embeddings)
+        return {"alone": await check_alone(configs), "whole": await whole_requests(configs)}
 
 
 def section(r: dict[str, Any]) -> Section:
@@ -212,14 +159,13 @@ per request; {ROUNDS} rounds of {CHECKS_PER_ROUND}:
 | --- | ---: | ---: | ---: |
 {whole_rows}
 """
-    file_label = f"key file ({KEYS_IN_FILE:,} keys)"
     return Section(
         19,
         "Scoped keys: the cost of the check per request",
         body,
         headline=[
-            f"Key check per request: {fmt(alone[file_label]['p50'])} µs with the key file, "
-            f"{fmt(alone['Redis']['p50'])} µs with Redis (p50)"
+            f"Key check per request: {fmt(alone[KEY_FILE]['p50'])} µs with the key file, "
+            f"{fmt(alone[REDIS]['p50'])} µs with Redis (p50)"
         ],
     )
 

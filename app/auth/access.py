@@ -76,10 +76,8 @@ class Access:
     def actions(self, caller: Principal, kb: str) -> list[str]:
         """What ``caller`` may do with ``kb``, as ``GET /kbs`` shows it."""
         name = kb or self.default_kb
-        done = [a for a in ("read", "write") if caller.granted(a, name)]
-        if "read" not in done and self.may_read(caller, name):
-            done.insert(0, "read")
-        return done
+        allowed = {"read": self.may_read(caller, name), "write": caller.granted("write", name)}
+        return [action for action, ok in allowed.items() if ok]
 
     def check(self, caller: Principal, action: Action, kb: str) -> None:
         """Pass, or refuse ``action`` on ``kb``: 401 without a key, 404 unreadable, 403.

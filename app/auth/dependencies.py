@@ -4,9 +4,9 @@ The caller is resolved once per request by :class:`~app.auth.access.KeyBackend`
 (Starlette's authentication middleware) and read here as ``request.user``; routes never
 compare keys themselves. Each route declares one policy: :func:`require_reader` (a
 route that names no knowledge base), :func:`require_admin` or :func:`require_admin_key`,
-or a knowledge-base check
-through :func:`app.deps.open_kb` with the action it needs. ``tests/http/test_access_matrix.py``
-walks the app's route table and fails on a route that declares none.
+or a knowledge-base check through :func:`app.deps.open_kb` with the action it needs.
+``tests/http/test_access_matrix.py`` walks the app's route table and fails on a route
+that declares none.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from app.auth.keys import KeyRecord
+from app.auth.keys import Grants, KeyRecord, mint_key
 from chains.errors import StreamingRagError
 
 
@@ -193,6 +193,13 @@ def _redis_reachable() -> Iterator[None]:
         raise KeyStoreUnavailableError(
             "The key store (Redis at RAG_REDIS_URL) does not answer."
         ) from exc
+
+
+async def issue_key(store: KeyStore, grants: Grants) -> dict[str, Any]:
+    """Mint a key for ``grants`` and store it; its record as listed, plus the one-time ``key``."""
+    record, token = mint_key(grants)
+    await store.add(record)
+    return {**record.public(), "key": token}
 
 
 def open_key_store(path: Path, redis_url: str | None) -> KeyStore:

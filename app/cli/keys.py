@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,31 +60,20 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 async def _create(settings: Settings, grants: Grants) -> dict[str, Any]:
-    from app.auth.keys import mint_key
+    from app.auth.store import issue_key
 
-    record, token = mint_key(grants)
-    store = _store(settings)
-    try:
-        await store.add(record)
-    finally:
-        await store.aclose()
-    return {**record.public(), "key": token}
+    async with contextlib.aclosing(_store(settings)) as store:
+        return await issue_key(store, grants)
 
 
 async def _list(settings: Settings) -> dict[str, Any]:
-    store = _store(settings)
-    try:
+    async with contextlib.aclosing(_store(settings)) as store:
         return {"keys": [record.public() for record in await store.all()]}
-    finally:
-        await store.aclose()
 
 
 async def _revoke(settings: Settings, key_id: str) -> bool:
-    store = _store(settings)
-    try:
+    async with contextlib.aclosing(_store(settings)) as store:
         return await store.remove(key_id)
-    finally:
-        await store.aclose()
 
 
 def _store(settings: Settings) -> KeyStore:

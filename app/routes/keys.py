@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 
 from app.auth.dependencies import CallerDep, require_admin_key
-from app.auth.keys import Grants, mint_key
+from app.auth.keys import Grants
+from app.auth.store import issue_key
 from app.deps import ServicesDep
 
 router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require_admin_key)])
@@ -26,10 +27,9 @@ _log = logging.getLogger("streaming_rag.keys")
 @router.post("", status_code=201)
 async def create_key(body: Grants, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     """Make a key with these grants; ``key`` is its secret, shown this once."""
-    record, token = mint_key(body)
-    await services.access.store.add(record)
-    _log.info("key %s (%s) created by %s", record.id, record.name, caller.identity)
-    return {**record.public(), "key": token}
+    made = await issue_key(services.access.store, body)
+    _log.info("key %s (%s) created by %s", made["id"], made["name"], caller.identity)
+    return made
 
 
 @router.get("")

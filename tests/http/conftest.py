@@ -2,8 +2,7 @@
 Redis, a scripted model server to pace answers, and two ``streaming-rag serve`` workers."""
 
 import pytest
-from server_mode import redis_server, server_mode
-from sse_helpers import start_serve
+from server_mode import redis_server, serve_workers, server_mode
 
 from app.engines.chroma_server import ChromaServer
 from bench.harness import free_port
@@ -42,8 +41,5 @@ def two_workers(tmp_path_factory, chroma_server, redis_url, pacer):
         "llm_model": "scripted",
         "resume_grace_s": 5,
     }
-    started = [start_serve(tmp_path_factory.mktemp(f"worker{n}"), **env) for n in (1, 2)]
-    yield [url for _, url in started]
-    for process, _ in started:
-        process.terminate()
-        process.wait(timeout=30)
+    with serve_workers(tmp_path_factory, "worker", **env) as urls:
+        yield urls

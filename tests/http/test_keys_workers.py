@@ -7,8 +7,7 @@ on the second worker is the request straight after the first worker answered.
 
 import httpx
 import pytest
-from server_mode import server_mode
-from sse_helpers import start_serve
+from server_mode import serve_workers, server_mode
 
 pytestmark = pytest.mark.anyio
 
@@ -26,11 +25,8 @@ def keyed_workers(tmp_path_factory, chroma_server, redis_url, pacer):
         "protect_reads": "true",
         "index_sample_docs": "false",
     }
-    started = [start_serve(tmp_path_factory.mktemp(f"keyed{n}"), **env) for n in (1, 2)]
-    yield [url for _, url in started]
-    for process, _ in started:
-        process.terminate()
-        process.wait(timeout=30)
+    with serve_workers(tmp_path_factory, "keyed", **env) as urls:
+        yield urls
 
 
 async def test_a_key_made_and_revoked_on_one_worker_is_honoured_then_refused_by_the_other(
