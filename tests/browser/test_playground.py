@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -17,16 +17,34 @@ def _decode_chunks(text: str) -> list[dict]:
     return chunks
 
 
+def _settle(page: Page) -> None:
+    """Let the playground's form take the last edit before the next one.
+
+    LangServe's playground hands each edit from JSON Forms to its own state 10 ms later
+    (a debounce) and writes that state back into the form when it re-renders; an edit made
+    in between is overwritten with the older state (a CI run lost the question typed right
+    after k, so Start stayed disabled). A user acts slower than that; the test waits, in
+    the page's own clock, past the debounce and the re-render it schedules.
+    """
+    page.evaluate(
+        "() => new Promise(done =>"
+        " setTimeout(() => requestAnimationFrame(() => setTimeout(done, 0)), 50))"
+    )
+
+
+def _enter(field: Locator, value: str) -> None:
+    field.fill(value)
+    _settle(field.page)
+    expect(field).to_have_value(value)
+
+
 def test_playground_streams_sources_then_answer_for_a_typed_question(page, live_server, tmp_path):
     page.goto(f"{live_server}/rag/playground/")
     question = page.locator('textarea[id="#/properties/question-input"]')
     expect(question).to_be_visible(timeout=15_000)
-    # k first: the form may commit a field's value a moment after it is typed, and
-    # filling the question meanwhile gives k that moment before Start reads the form.
     k = page.locator('input[id="#/properties/k-input"]')
-    k.fill("2")
-    question.fill("What is time to first token?")
-    question.press("Tab")
+    _enter(k, "2")
+    _enter(question, "What is time to first token?")
     expect(k).to_have_value("2")
     start = page.get_by_role("button", name="Start")
     expect(start).to_be_enabled()
@@ -54,19 +72,19 @@ def test_playground_chat_history_is_a_conversation_that_the_follow_up_is_searche
     page.goto(f"{live_server}/rag/playground/")
     question = page.locator('textarea[id="#/properties/question-input"]')
     expect(question).to_be_visible(timeout=15_000)
-    page.locator('input[id="#/properties/k-input"]').fill("3")
+    _enter(page.locator('input[id="#/properties/k-input"]'), "3")
     history = page.locator("label", has_text="Chat History").locator("xpath=..").locator("xpath=..")
     add = page.locator("label", has_text="Chat History").locator("xpath=..").locator("button")
     turns = ["What are server-sent events?", "SSE is a simple HTTP streaming format."]
     for number, text in enumerate(turns, start=1):
         add.click()
+        _settle(page)
         editors = history.locator("textarea:not([id])")
         expect(editors).to_have_count(number)
-        editors.nth(number - 1).fill(text)
+        _enter(editors.nth(number - 1), text)
     expect(history.locator("select").nth(0)).to_have_value("human")
     expect(history.locator("select").nth(1)).to_have_value("ai")
-    question.fill("How are they split?")
-    question.press("Tab")
+    _enter(question, "How are they split?")
     start = page.get_by_role("button", name="Start")
     expect(start).to_be_enabled()
     start.click()
