@@ -31,6 +31,7 @@ from chains.documents import document_text
 from chains.embeddings import build_embeddings
 from chains.grounding import GroundingCheck
 from chains.ingest import Ingestor
+from chains.isolated_parsing import IsolatedParser
 from chains.keyword import KeywordRetriever
 from chains.knowledge_bases import KnowledgeBase, KnowledgeBaseRetriever, KnowledgeBases
 from chains.llm import build_chat_model
@@ -64,6 +65,8 @@ class Services:
     summarizer: StreamingSummarizer
     access: Access
     """Who is asking, and what they may read and write: the one check every door makes."""
+    parser: IsolatedParser
+    """Reads uploaded files in child processes, under ``RAG_PARSE_*`` limits."""
 
     @property
     def default_kb(self) -> KnowledgeBase:
@@ -179,6 +182,7 @@ def build_services(
         else None,
     )
     return Services(
+        parser=IsolatedParser(settings.parse_limits),
         settings=settings,
         embeddings=embeddings,
         chroma=chroma,

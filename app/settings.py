@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chains.grounding import MEASURED_SUPPORT_SCORE
+from chains.isolated_parsing import ParseLimits
 
 LOCAL_MODEL_ALIAS = "smollm2"
 """The name the local model server announces for the bundled SmolLM2 model."""
@@ -153,6 +154,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="larger request bodies get 413 unread"
     )
+    max_upload_files: int = Field(
+        100, ge=1, le=1000, description="files one upload may hold (the parser stops at 1,000)"
+    )
+    parse_timeout_s: float = Field(
+        30.0, gt=0, description="wall-clock seconds one file's parse may take"
+    )
+    parse_cpu_s: int = Field(20, ge=1, description="CPU seconds one file's parse may use")
+    parse_memory_mb: int = Field(
+        512, ge=32, description="memory one file's parse may take beyond the parser's own"
+    )
     rate_limit: str | None = Field(
         None, description="per-client limit on streaming and write routes, e.g. 30/minute"
     )
@@ -243,6 +254,13 @@ class Settings(BaseSettings):
     def key_file(self) -> Path:
         """Where keys live without Redis: ``RAG_KEYS_PATH``, else ``keys.json`` in the data dir."""
         return self.keys_path or self.data_dir / "keys.json"
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """What one file's parse may use, in the process that parses it."""
+        return ParseLimits(
+            timeout_s=self.parse_timeout_s, cpu_s=self.parse_cpu_s, memory_mb=self.parse_memory_mb
+        )
 
     @property
     def local_llm_url(self) -> str:

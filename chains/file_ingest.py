@@ -19,7 +19,7 @@ from chains.errors import error_event_for
 from chains.events import ErrorEvent
 from chains.ingest import Ingestor
 from chains.ingest_events import DocErrorEvent, DocStageEvent
-from chains.loaders import file_doc_id, is_supported, load_file
+from chains.loaders import Reader, file_doc_id, is_supported, load_file, read_file
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,13 @@ class FileResult:
     error: str = ""
 
 
-async def index_files(ingestor: Ingestor, files: Sequence[Path]) -> AsyncIterator[FileResult]:
+async def index_files(
+    ingestor: Ingestor, files: Sequence[Path], *, read: Reader = read_file
+) -> AsyncIterator[FileResult]:
     """Load and index ``files``, yielding each one's result as it is known.
+
+    ``read`` parses a file (an :class:`~chains.isolated_parsing.IsolatedParser`'s
+    ``read`` parses it in a child process).
 
     A file that cannot be loaded (unsupported, unreadable, corrupt) fails on its own;
     the others are still indexed. When the run fails as a whole, every file not yet
@@ -44,7 +49,7 @@ async def index_files(ingestor: Ingestor, files: Sequence[Path]) -> AsyncIterato
     paths: dict[str, Path] = {}
     for path in files:
         try:
-            doc = await asyncio.to_thread(load_file, path)
+            doc = await asyncio.to_thread(load_file, path, read)
         except Exception as exc:  # any loader's failure is this file's failure only
             yield FileResult(path, file_doc_id(path), "failed", error=error_event_for(exc).message)
             continue
@@ -76,6 +81,7 @@ async def watch_files(
     ingestor: Ingestor,
     *,
     stop_event: asyncio.Event | None = None,
+    read: Reader = read_file,
 ) -> AsyncIterator[FileResult]:
     """Follow ``paths``: re-index files that appear or change, drop files that vanish.
 
@@ -89,5 +95,5 @@ async def watch_files(
         for path in gone:
             removed = await ingestor.remove([file_doc_id(path)])
             yield FileResult(path, file_doc_id(path), "removed", removed[file_doc_id(path)])
-        async for result in index_files(ingestor, [p for p in touched if p.exists()]):
+        async for result in index_files(ingestor, [p for p in touched if p.exists()], read=read):
             yield result

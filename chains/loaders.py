@@ -57,13 +57,15 @@ def file_doc_id(path: Path) -> str:
     return "file-" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
 
 
-def load_file(path: Path) -> InputDocument:
-    """Read ``path`` with the loader for its suffix into one :class:`InputDocument`.
+def read_file(path: Path) -> tuple[str, dict[str, MetadataValue]]:
+    """Parse ``path`` with the loader for its suffix: its text, and its title and page count.
 
-    Raises :class:`~chains.errors.UnsupportedFileError` for an unknown suffix,
+    This is the step that runs a parser over text strangers wrote, so
+    :class:`~chains.isolated_parsing.IsolatedParser` runs it in a child process.
+
+    Raises :class:`~chains.errors.UnsupportedFileError` for an unknown suffix and
     :class:`~chains.errors.UnreadableFileError` (saying why) when the file is missing or
-    its loader fails, and pydantic's ``ValidationError`` when its text is empty or too
-    large.
+    its loader fails. A ``MemoryError`` is raised as itself, so a memory limit is named.
     """
     make_loader = LOADERS.get(path.suffix.lower())
     if make_loader is None:
@@ -75,7 +77,11 @@ def load_file(path: Path) -> InputDocument:
         raise UnreadableFileError(f"no such file: {path}")
     try:
         pages = make_loader(path).load()
+    except MemoryError:
+        raise
     except Exception as exc:  # every loader's failure, said in our words
+        if isinstance(exc.__cause__, MemoryError):
+            raise exc.__cause__ from None
         raise UnreadableFileError(_why_unreadable(path, exc)) from exc
     metadata = {
         key: value
@@ -83,10 +89,22 @@ def load_file(path: Path) -> InputDocument:
         for key, value in page.metadata.items()
         if isinstance(value, MetadataValue) and key in ("title", "total_pages")
     }
+    return "\n\n".join(page.page_content for page in pages), metadata
+
+
+Reader = Callable[[Path], tuple[str, dict[str, MetadataValue]]]
+"""How a file's text is read: :func:`read_file` itself, or an isolated run of it."""
+
+
+def load_file(path: Path, read: Reader = read_file) -> InputDocument:
+    """Read ``path`` into one :class:`InputDocument` whose id comes from the path.
+
+    Raises what ``read`` raises, and pydantic's ``ValidationError`` when the text is
+    empty or too large.
+    """
+    content, metadata = read(path)
     return InputDocument(
-        id=file_doc_id(path),
-        content="\n\n".join(page.page_content for page in pages),
-        metadata={**metadata, "source": str(path)},
+        id=file_doc_id(path), content=content, metadata={**metadata, "source": str(path)}
     )
 
 
@@ -95,13 +113,14 @@ def upload_doc_id(filename: str) -> str:
     return "upload-" + hashlib.sha256(filename.encode()).hexdigest()[:16]
 
 
-def load_upload(filename: str, data: bytes) -> InputDocument:
+def load_upload(filename: str, data: bytes, read: Reader = read_file) -> InputDocument:
     """Read an uploaded file with the loader for its suffix, as :func:`load_file` does.
 
     The loaders read paths, so the bytes go to a private temporary file under the
     upload's own name (its directory part dropped, so ``../`` cannot leave the folder;
-    a name with a control character is refused). ``source`` metadata is that name.
-    Raises what :func:`load_file` raises.
+    a name with a control character is refused). The folder is removed afterwards, by
+    this process, even when ``read`` killed the child that read it. ``source`` metadata
+    is that name. Raises what :func:`load_file` raises.
     """
     name = Path(filename).name
     if not name:
@@ -111,7 +130,7 @@ def load_upload(filename: str, data: bytes) -> InputDocument:
     with tempfile.TemporaryDirectory(prefix="streaming-rag-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
-        doc = load_file(path)
+        doc = load_file(path, read)
     return doc.model_copy(
         update={"id": upload_doc_id(name), "metadata": {**doc.metadata, "source": name}}
     )

@@ -21,6 +21,7 @@ from app.sample_docs import load_sample_documents
 from app.server import create_app
 from app.settings import Settings
 from bench.harness import free_port
+from bench.hostile_files import text_pdf
 from bench.scripted_llm import ScriptedLLM
 from chains.chunking import InputDocument, build_splitter
 from chains.embeddings import build_embeddings
@@ -256,33 +257,7 @@ def scripted_llm(serve):
 
 def write_pdf(path: Path, lines: list[str]) -> Path:
     """Write a one-page PDF showing ``lines`` in Helvetica (a real file pypdf can parse)."""
-
-    def literal(text: str) -> str:
-        return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
-
-    shown = " ".join(f"{literal(line)} Tj 0 -16 Td" for line in lines)
-    stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    path.write_bytes(bytes(out))
+    path.write_bytes(text_pdf(lines))
     return path
 
 

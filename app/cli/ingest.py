@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from app.services import Services
     from chains.file_ingest import FileResult
     from chains.knowledge_bases import KnowledgeBase
+    from chains.loaders import Reader
 
 SUMMARY_ROWS = 50
 """Above this many files the summary lists only failures, plus the totals."""
@@ -35,14 +35,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """
     from app.services import build_services
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the summary reports a bad PDF once
     paths = [Path(p) for p in args.paths]
     if args.watch and (missing := [str(p) for p in paths if not p.exists()]):
         console.print(f"[red]error:[/red] cannot watch what does not exist: {', '.join(missing)}")
         return 2
-    kb = _open_or_create(build_services(Settings()), args.kb)
+    services = build_services(Settings())
+    kb = _open_or_create(services, args.kb)
     try:
-        return asyncio.run(_ingest(paths, kb, watch=args.watch))
+        return asyncio.run(_ingest(paths, kb, services.parser.read, watch=args.watch))
     except KeyboardInterrupt:
         console.print("stopped watching")
         return 0
@@ -59,7 +59,7 @@ def _open_or_create(services: Services, name: str) -> KnowledgeBase:
         return services.kbs.create(name)
 
 
-async def _ingest(paths: list[Path], kb: KnowledgeBase, *, watch: bool) -> int:
+async def _ingest(paths: list[Path], kb: KnowledgeBase, read: Reader, *, watch: bool) -> int:
     """Index what is there now with a progress bar and summary, then follow if asked."""
     from chains.file_ingest import index_files, watch_files
     from chains.ingest import collection_size
@@ -74,14 +74,14 @@ async def _ingest(paths: list[Path], kb: KnowledgeBase, *, watch: bool) -> int:
     if files:
         with Progress(console=console) as progress:
             task = progress.add_task("indexing", total=len(files))
-            async for result in index_files(kb.ingestor, files):
+            async for result in index_files(kb.ingestor, files, read=read):
                 results.append(result)
                 progress.advance(task)
         elapsed = time.perf_counter() - started
         console.print(_summary_table(results, collection_size(kb.store), elapsed))
     if watch:
         console.print(f"watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop)")
-        async for result in watch_files(paths, kb.ingestor):
+        async for result in watch_files(paths, kb.ingestor, read=read):
             console.print(_result_line(result))
     return 1 if any(r.status == "failed" for r in results) else 0
 

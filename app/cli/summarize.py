@@ -25,20 +25,21 @@ from chains.summary_events import SummaryEvent
 def cmd_summarize(args: argparse.Namespace) -> int:
     """Summarize a file (txt, md, html, pdf) or an indexed document; 1 on an error event."""
     from chains.errors import DocumentError
+    from chains.isolated_parsing import IsolatedParser
     from chains.loaders import load_file
 
+    settings = Settings()
     if args.id:
         request = {"doc_id": args.id, "kb": args.kb}
     else:
         try:
-            document = load_file(Path(args.path))
+            document = load_file(Path(args.path), IsolatedParser(settings.parse_limits).read)
         except DocumentError as exc:
             console.print(f"[red]error:[/red] {escape(str(exc))}")
             return 2
         request = {"content": document.content, "title": Path(args.path).name}
     from app.services import build_services
 
-    settings = Settings()
     with model_server(settings):
         summarizer = build_services(settings).summarizer
         return asyncio.run(_print_summary(summarizer.astream(request)))

@@ -95,12 +95,19 @@ async def index_files_sse(
 ) -> EventSourceResponse:
     """Index uploaded files, streaming each one's stages; ``index`` is the file's position.
 
-    A file that cannot be loaded (unsupported suffix, not UTF-8, not a PDF) is its own
+    Each file is parsed in a child process under the ``RAG_PARSE_*`` limits. A file that
+    cannot be loaded (unsupported suffix, not UTF-8, not a PDF, over a limit) is its own
     ``doc_error``; the others are still indexed. A file's id comes from its name, so
     uploading a file of the same name again replaces it.
     """
-    if len(files) > MAX_DOCUMENTS:
-        raise HTTPException(status_code=422, detail=f"at most {MAX_DOCUMENTS} files per request")
-    loads = [functools.partial(load_upload, f.filename or "", await f.read()) for f in files]
+    limit = services.settings.max_upload_files
+    if len(files) > limit:
+        raise HTTPException(
+            status_code=422, detail=f"at most {limit} files per upload (RAG_MAX_UPLOAD_FILES)"
+        )
+    loads = [
+        functools.partial(load_upload, f.filename or "", await f.read(), services.parser.read)
+        for f in files
+    ]
     events = services.shutdown.guard(services.metrics.observe_ingest(kb.ingestor.run(loads)))
     return EventSourceResponse(encode(events), headers=SSE_HEADERS, ping=PING_SECONDS)
