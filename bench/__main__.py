@@ -24,6 +24,7 @@ from bench import (
     conversation,
     engine,
     grounding,
+    hostile_content,
     ingestion,
     keys,
     knowledge_bases,
@@ -162,6 +163,9 @@ async def main(work: Path) -> list[Section]:
 
         log("19. scoped keys: the cost of the check per request")
         sections.append(keys.section(await keys.run(work, logs)))
+
+        log("20. hostile content: parse overhead, bombs, injection follow-rate")
+        sections.append(hostile_content.section(await hostile_content.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent
