@@ -37,7 +37,7 @@ from chains.events import MetadataValue
 from chains.loaders import read_file
 
 _FORK_SERVER = multiprocessing.get_context("forkserver")
-_FORK_SERVER.set_forkserver_preload(["chains.loaders"])
+_FORK_SERVER.set_forkserver_preload(["chains.loaders", "bs4"])  # bs4: BSHTMLLoader imports it late
 _STARTING = threading.Lock()
 
 _ERRORS: dict[str, type[DocumentError]] = {
