@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test run test lint bench clean chroma redis
+.PHONY: install install-test run test lint bench clean chroma redis eval
 
 # The local model engine: llama.cpp's own llama-server and llama-quantize, compiled once
 # per machine from the llama.cpp sources vendored in the llama-cpp-python sdist on PyPI,
@@ -113,6 +113,10 @@ install-test:
 
 run: install
 	$(VENV)/bin/streaming-rag serve
+
+# The sample knowledge base's question set, scored in process on the local engine.
+eval: install
+	$(VENV)/bin/streaming-rag eval app/sample_docs/questions.jsonl
 
 # Scale-out parts (docs/deploy.md): a Chroma server the workers share, and Redis for
 # resume buffers across workers (Debian's redis-server, on loopback, data in ./data).

@@ -19,6 +19,7 @@ from rich.markup import escape
 from app.cli._bearer import bearer_headers
 from app.cli.serve import model_server
 from app.settings import Settings
+from chains.errors import StreamingRagError
 from chains.events import Metrics, RagEvent
 
 _EVENT = TypeAdapter[RagEvent](Annotated[RagEvent, Field(discriminator="type")])
@@ -43,8 +44,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0 if last is not None and last.type == "done" else 1
 
 
+class RemoteRefusalError(StreamingRagError):
+    """The server answered ``/rag/sse`` with an HTTP error instead of a stream.
+
+    The command line prints it as an error (exit status 2); ``eval`` counts it against
+    the one question.
+    """
+
+
 async def read_remote_events(url: str, request: dict[str, object]) -> AsyncIterator[RagEvent]:
-    """The typed events of ``POST {url}/rag/sse``, sending ``RAG_API_KEY`` as the key."""
+    """The typed events of ``POST {url}/rag/sse``, sending ``RAG_API_KEY`` as the key.
+
+    Raises:
+        RemoteRefusalError: the server refused the request (its status and body).
+
+    """
     import httpx
     from httpx_sse import aconnect_sse
 
@@ -53,8 +67,8 @@ async def read_remote_events(url: str, request: dict[str, object]) -> AsyncItera
         async with aconnect_sse(client, "POST", "/rag/sse", json=request) as source:
             if source.response.status_code != 200:
                 await source.response.aread()
-                raise SystemExit(
-                    f"error: HTTP {source.response.status_code}: {source.response.text}"
+                raise RemoteRefusalError(
+                    f"HTTP {source.response.status_code}: {source.response.text}"
                 )
             async for sse in source.aiter_sse():
                 # httpx-sse 0.4 turns each ping comment into an empty "message" event once

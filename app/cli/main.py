@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, llm, chroma, ingest, ask, chat, summarize, docs, keys.
+"""The ``streaming-rag`` command: serve, ingest, ask, chat, eval, docs, keys and the rest.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -18,6 +18,7 @@ from app.cli.ask import cmd_ask
 from app.cli.chat import cmd_chat
 from app.cli.chroma import cmd_chroma
 from app.cli.docs import add_docs_parser, add_kb_option
+from app.cli.eval import add_eval_parser
 from app.cli.ingest import cmd_ingest
 from app.cli.keys import add_keys_parser
 from app.cli.serve import cmd_llm, cmd_serve
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.set_defaults(func=cmd_summarize)
     add_docs_parser(commands)
     add_keys_parser(commands)
+    add_eval_parser(commands)
     return parser
 
 

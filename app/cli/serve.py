@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if workers == 1:
         app = create_app(settings)
-        _index_sample_docs_if_empty(app.state.services)
+        index_sample_docs_if_empty(app.state.services)
     else:
         # Checked and indexed once, in a process of its own that exits: this one only
         # supervises, and should not keep an embedding model it never uses.
@@ -108,7 +108,7 @@ def _prepare_store(settings: Settings) -> None:
     """Open the collection (which checks its embedding model) and index the samples."""
     from app.services import build_services
 
-    _index_sample_docs_if_empty(build_services(settings))
+    index_sample_docs_if_empty(build_services(settings))
 
 
 def _uvicorn_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Config:
@@ -154,7 +154,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
         return 0
 
 
-def _index_sample_docs_if_empty(services: Services) -> None:
+def index_sample_docs_if_empty(services: Services) -> None:
     """Give a fresh install something to answer from, through the one ingestion pipeline."""
     from app.sample_docs import load_sample_documents
     from chains.ingest import collection_size

@@ -1,0 +1,197 @@
+"""Scores of one answer, read from its events, and a run's totals with bootstrap intervals.
+
+Retrieval is scored by document: the retrieved chunks, in the order they arrived
+(wave 1, then later waves), become a ranking of distinct documents, and each gold item
+takes the rank of the first document that holds it. Citations are scored against the
+gold documents through the ``cite`` key of each source. A decline is the answer that
+says the knowledge base has nothing (no model call) or the model's "the sources do not
+say". Times are measured by the client from the request: what a user waits for.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.evaluation.questions import EvalQuestion
+from chains.events import RagEvent, Source
+from chains.prompt import NO_ANSWER
+from chains.rag import NOT_IN_KNOWLEDGE_BASE
+
+NDCG_AT = 10
+BOOTSTRAP_DRAWS = 2000
+TIMES = ("ttfs", "ttft", "first_grounded", "total")
+"""Client-side milliseconds from the request to the first source, the first token, the
+first sentence the sources support, and the end of the answer."""
+
+TimedEvent = tuple[float, RagEvent]
+"""An event and the milliseconds from the request to its arrival."""
+
+
+@dataclass
+class QuestionResult:
+    """What one question's answer scored; ``None`` where a measure does not apply."""
+
+    id: str
+    question: str
+    must_decline: bool
+    k: int
+    error: str | None = None
+    documents: list[str] = field(default_factory=list)
+    """The retrieved documents, best first."""
+    ranks: list[int | None] = field(default_factory=list)
+    """Each gold item's document rank (1 = first), None when not retrieved."""
+    cited: list[str] = field(default_factory=list)
+    invalid_citations: list[str] = field(default_factory=list)
+    answer: str = ""
+    scores: dict[str, float | None] = field(default_factory=dict)
+    times_ms: dict[str, float | None] = field(default_factory=dict)
+
+
+def score(question: EvalQuestion, events: Sequence[TimedEvent], k: int) -> QuestionResult:
+    """Score one answer from its timed events, asked with top ``k``."""
+    result = QuestionResult(question.id, question.question, question.must_decline, k)
+    sources: list[Source] = []
+    times: dict[str, float | None] = dict.fromkeys(TIMES)
+    for ms, event in events:
+        if event.type == "source":
+            sources.append(event)
+            times["ttfs"] = times["ttfs"] if times["ttfs"] is not None else ms
+        elif event.type == "context_update":
+            sources.extend(event.sources)
+        elif event.type == "token" and times["ttft"] is None:
+            times["ttft"] = ms
+        elif event.type == "grounding" and event.supported and times["first_grounded"] is None:
+            times["first_grounded"] = ms
+        elif event.type == "done":
+            times["total"] = ms
+            result.answer = event.answer
+            result.cited, result.invalid_citations = event.cited, event.invalid_citations
+            grounded = event.grounding.supported_share if event.grounding else None
+            result.scores["grounded"] = grounded
+        elif event.type == "error":
+            result.error = f"{event.code}: {event.message}"
+    result.times_ms = times
+    if result.error is not None:
+        return result
+    result.documents = list(dict.fromkeys(s.doc_id or s.id or s.cite for s in sources))
+    result.ranks = [_rank(gold_item, sources, result.documents) for gold_item in question.gold]
+    result.scores |= _retrieval(result.ranks, result.documents, question, k)
+    result.scores |= _answer(question, sources, result)
+    return result
+
+
+def _rank(gold: Any, sources: list[Source], documents: list[str]) -> int | None:
+    for chunk in sources:
+        if gold.matches(chunk.doc_id, chunk.metadata, chunk.content):
+            return documents.index(chunk.doc_id or chunk.id or chunk.cite) + 1
+    return None
+
+
+def _retrieval(
+    ranks: list[int | None], documents: list[str], question: EvalQuestion, k: int
+) -> dict[str, float | None]:
+    if question.must_decline:
+        return {}
+    found = [r for r in ranks if r is not None]
+    relevant_at = {r for r in found if r <= NDCG_AT}
+    dcg = sum(1 / math.log2(r + 1) for r in relevant_at)
+    ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(ranks), NDCG_AT) + 1))
+    return {
+        f"hit@{k}": float(any(r <= k for r in found)),
+        f"recall@{k}": sum(1 for r in found if r <= k) / len(ranks),
+        "mrr": 1 / min(found) if found else 0.0,
+        f"ndcg@{NDCG_AT}": dcg / ideal,
+    }
+
+
+def _answer(
+    question: EvalQuestion, sources: list[Source], result: QuestionResult
+) -> dict[str, float | None]:
+    declined = result.answer.strip() in (NOT_IN_KNOWLEDGE_BASE, NO_ANSWER)
+    scores: dict[str, float | None] = {
+        "declined": float(declined),
+        "decline_correct": float(declined == question.must_decline),
+    }
+    if question.must_decline:
+        return scores
+    by_cite = {s.cite: s for s in sources}
+    citations = [*result.cited, *result.invalid_citations]
+
+    def gold_cited(cite: str) -> bool:
+        chunk = by_cite.get(cite)
+        return chunk is not None and any(
+            g.matches(chunk.doc_id, chunk.metadata, chunk.content) for g in question.gold
+        )
+
+    covered = [
+        any(
+            (chunk := by_cite.get(c)) is not None
+            and g.matches(chunk.doc_id, chunk.metadata, chunk.content)
+            for c in result.cited
+        )
+        for g in question.gold
+    ]
+    scores["citation_precision"] = (
+        sum(map(gold_cited, citations)) / len(citations) if citations else None
+    )
+    scores["citation_recall"] = sum(covered) / len(covered)
+    scores["not_retrieved"] = len(result.invalid_citations) / len(citations) if citations else None
+    return scores
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A total and its 95% bootstrap interval over the questions it applies to."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The estimate as ``report.json`` holds it."""
+        return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by linear interpolation, as numpy's default."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def bootstrap(
+    values: Sequence[float], statistic: Callable[[Sequence[float]], float], *, seed: int = 0
+) -> Estimate:
+    """``statistic`` of ``values`` with the 2.5th and 97.5th percentiles of its resamples.
+
+    The seed is fixed, so the same answers give the same interval on every run.
+    """
+    draw = random.Random(seed)
+    resampled = [statistic(draw.choices(values, k=len(values))) for _ in range(BOOTSTRAP_DRAWS)]
+    return Estimate(
+        statistic(values), percentile(resampled, 0.025), percentile(resampled, 0.975), len(values)
+    )
+
+
+def totals(results: Sequence[QuestionResult]) -> dict[str, Estimate]:
+    """Each measure over the questions it applies to: means of scores, p50/p95 of times."""
+    answered = [r for r in results if r.error is None]
+    out: dict[str, Estimate] = {}
+    names = list(dict.fromkeys(name for r in answered for name in r.scores))
+    for name in names:
+        values = [v for r in answered if (v := r.scores.get(name)) is not None]
+        if values:
+            out[name] = bootstrap(values, statistics.fmean)
+    for name in TIMES:
+        values = [v for r in answered if (v := r.times_ms.get(name)) is not None]
+        if values:
+            out[f"{name}_p50_ms"] = bootstrap(values, lambda v: percentile(v, 0.5))
+            out[f"{name}_p95_ms"] = bootstrap(values, lambda v: percentile(v, 0.95))
+    return out

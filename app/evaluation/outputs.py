@@ -1,0 +1,148 @@
+"""What a run leaves: the terminal table, ``report.json`` and ``junit.xml``.
+
+With several configurations the table puts them side by side, each later one with its
+difference from the first and that difference's paired 95% bootstrap interval (the same
+questions resampled for both), so a change inside the noise reads as one.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from app.evaluation.gate import Check
+from app.evaluation.metrics import TIMES, Estimate, QuestionResult, bootstrap, percentile
+
+
+def _values(result: QuestionResult, measure: str) -> float | None:
+    if measure in result.scores:
+        return result.scores[measure]
+    for name in TIMES:
+        if measure.startswith(f"{name}_p"):
+            return result.times_ms.get(name)
+    return None
+
+
+def _statistic(measure: str) -> Callable[[Sequence[float]], float]:
+    if measure.endswith("_p50_ms"):
+        return lambda v: percentile(v, 0.5)
+    if measure.endswith("_p95_ms"):
+        return lambda v: percentile(v, 0.95)
+    return statistics.fmean
+
+
+def paired_difference(
+    first: Sequence[QuestionResult], other: Sequence[QuestionResult], measure: str
+) -> Estimate | None:
+    """``measure`` of ``other`` minus that of ``first``, over the questions both scored."""
+    by_id = {r.id: r for r in first if r.error is None}
+    pairs = [
+        (a, b)
+        for r in other
+        if r.error is None
+        and r.id in by_id
+        and (a := _values(by_id[r.id], measure)) is not None
+        and (b := _values(r, measure)) is not None
+    ]
+    if not pairs:
+        return None
+    statistic = _statistic(measure)
+    indices = list(range(len(pairs)))
+
+    def difference(chosen: Sequence[float]) -> float:
+        picked = [pairs[int(i)] for i in chosen]
+        return statistic([b for _, b in picked]) - statistic([a for a, _ in picked])
+
+    return bootstrap([float(i) for i in indices], difference)
+
+
+def _cell(estimate: Estimate | None, *, signed: bool = False) -> str:
+    if estimate is None:
+        return "-"
+    big = max(abs(estimate.value), abs(estimate.low), abs(estimate.high)) >= 100
+    fmt = ("+" if signed else "") + (",.0f" if big else ".3f")
+    return f"{estimate.value:{fmt}} [{estimate.low:{fmt}}, {estimate.high:{fmt}}]"
+
+
+def table(
+    totals: Mapping[str, Mapping[str, Estimate]], results: Mapping[str, Sequence[QuestionResult]]
+) -> Table:
+    """Each measure's total with its interval, per configuration; later ones with Δ."""
+    labels = list(totals)
+    grid = Table(title="streaming-rag eval (95% bootstrap intervals)")
+    grid.add_column("measure")
+    for n, label in enumerate(labels):
+        grid.add_column(label or "value", justify="right")
+        if n:
+            grid.add_column(f"Δ {label}", justify="right")
+    grid.add_column("n", justify="right")
+    measures = list(dict.fromkeys(m for label in labels for m in totals[label]))
+    first = labels[0]
+    for measure in measures:
+        row = []
+        for n, label in enumerate(labels):
+            row.append(_cell(totals[label].get(measure)))
+            if n:
+                diff = paired_difference(results[first], results[label], measure)
+                row.append(_cell(diff, signed=True))
+        count = max(totals[label][measure].n for label in labels if measure in totals[label])
+        grid.add_row(measure, *row, str(count))
+    return grid
+
+
+def report(
+    results: Mapping[str, Sequence[QuestionResult]],
+    totals: Mapping[str, Mapping[str, Estimate]],
+    checks: Sequence[Check],
+    meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``report.json``: the run's settings, each configuration's totals and questions."""
+    return {
+        **meta,
+        "configurations": {
+            label: {
+                "totals": {name: e.as_dict() for name, e in totals[label].items()},
+                "questions": [asdict(r) for r in results[label]],
+            }
+            for label in results
+        },
+        "checks": [asdict(c) for c in checks],
+    }
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """``data`` as indented JSON."""
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def write_junit(
+    path: Path, results: Mapping[str, Sequence[QuestionResult]], checks: Sequence[Check]
+) -> None:
+    """One test case per gate, and one per question that must at least be answered."""
+    suite = ET.Element("testsuite", name="streaming-rag eval")
+    failures = 0
+    for check in checks:
+        case = ET.SubElement(suite, "testcase", classname="gate", name=check.name)
+        if not check.passed:
+            failures += 1
+            ET.SubElement(case, "failure", message=check.detail)
+        else:
+            ET.SubElement(case, "system-out").text = check.detail
+    for label, rows in results.items():
+        for r in rows:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"question{'.' + label if label else ''}", name=r.id
+            )
+            if r.error is not None:
+                failures += 1
+                ET.SubElement(case, "failure", message=r.error)
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(failures))
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
