@@ -27,6 +27,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from app.evaluation.metrics import retrieval_scores
 from bench import progressive_ttft
 from bench.harness import fmt, summary
 from bench.min_score import min_score_table, sample_kb, thresholds
@@ -65,9 +66,11 @@ async def build(
 
 
 def _rates(found: list[int | None]) -> dict[str, float]:
+    """Recall at each of :data:`AT` and MRR, scored by ``streaming-rag eval``'s own code."""
+    scored = {n: [retrieval_scores([r], n) for r in found] for n in AT}
     return {
-        **{f"r@{n}": sum(1 for r in found if r and r <= n) / len(found) for n in AT},
-        "mrr": statistics.fmean(1 / r if r else 0.0 for r in found),
+        **{f"r@{n}": statistics.fmean(s[f"recall@{n}"] or 0.0 for s in scored[n]) for n in AT},
+        "mrr": statistics.fmean(s["mrr"] or 0.0 for s in scored[AT[0]]),
     }
 
 

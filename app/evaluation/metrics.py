@@ -80,7 +80,8 @@ def score(question: EvalQuestion, events: Sequence[TimedEvent], k: int) -> Quest
         return result
     result.documents = list(dict.fromkeys(s.doc_id or s.id or s.cite for s in sources))
     result.ranks = [_rank(gold_item, sources, result.documents) for gold_item in question.gold]
-    result.scores |= _retrieval(result.ranks, result.documents, question, k)
+    if not question.must_decline:
+        result.scores |= retrieval_scores(result.ranks, k)
     result.scores |= _answer(question, sources, result)
     return result
 
@@ -92,11 +93,17 @@ def _rank(gold: Any, sources: list[Source], documents: list[str]) -> int | None:
     return None
 
 
-def _retrieval(
-    ranks: list[int | None], documents: list[str], question: EvalQuestion, k: int
-) -> dict[str, float | None]:
-    if question.must_decline:
-        return {}
+def retrieval_scores(ranks: Sequence[int | None], k: int) -> dict[str, float | None]:
+    """hit@k, recall@k, MRR and nDCG@10 of one question's gold items, from their ranks.
+
+    ``ranks`` holds each gold item's document rank (1 = first), None when it was not
+    retrieved. ``bench/`` scores its own searches with this too.
+
+    Example:
+        >>> retrieval_scores([2], k=1)["mrr"], retrieval_scores([2], k=1)["hit@1"]
+        (0.5, 0.0)
+
+    """
     found = [r for r in ranks if r is not None]
     relevant_at = {r for r in found if r <= NDCG_AT}
     dcg = sum(1 / math.log2(r + 1) for r in relevant_at)

@@ -42,9 +42,10 @@ _ROOMS_MAY_IMPORT = {
     "middleware": {"streams"},
     "routes": {"auth", "deps", "services", "settings", "protocols", "streams"},
     "auth": set(),
+    "evaluation": set(),
 }
 """Which other parts of ``app`` each room imports: the processes, the streams, the
-protocols and the key check know nothing of HTTP routes, and no room imports the
+protocols, the key check and the evaluation know nothing of HTTP routes, and no room imports the
 factory or the CLI."""
 
 
