@@ -16,15 +16,9 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from app.evaluation.metrics import is_decline
 from chains.grounding import unit_rows
-from chains.prompt import NO_ANSWER
 from chains.sentences import cited_keys, claim
-
-_DECLINE = re.compile(
-    r"do(es)? not (say|contain|mention|provide)|don'?t (say|know|contain)|no information"
-    r"|not (mentioned|found|stated) in the sources",
-    re.IGNORECASE,
-)
 
 
 def sentences(answer: str) -> list[str]:
@@ -94,7 +88,7 @@ def score(embeddings: Embeddings, results: list[dict[str, Any]], threshold: floa
     for result in results:
         expected, answer, sources = result["expected"], result["answer"], result["sources"]
         if expected is None:
-            out.declined += bool(_DECLINE.search(answer)) or NO_ANSWER.lower() in answer.lower()
+            out.declined += is_decline(answer)
             continue
         parts = [s for s in sentences(answer) if len(claim(s).split()) >= 3]
         if not parts:

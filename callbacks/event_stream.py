@@ -207,7 +207,10 @@ class RagEventStream(EventRunnable[RagEvent]):
                 uncited=tracker.uncited,
                 invalid_citations=tracker.invalid,
                 metrics=metrics.summary(
-                    handler.retrieval_ms, len(answer), outcome.rewrite_ms if outcome else None
+                    handler.retrieval_ms,
+                    len(answer),
+                    outcome.rewrite_ms if outcome else None,
+                    usage=handler.usage if answer else None,
                 ),
                 waves=outcome.waves if outcome else None,
                 grounding=self._summary(checker),

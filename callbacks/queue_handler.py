@@ -28,7 +28,9 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import LLMResult
 
 from chains.errors import error_event_for
 from chains.events import RagEvent, Source, StatusEvent, TokenEvent
@@ -54,6 +56,8 @@ class QueueCallbackHandler(AsyncCallbackHandler):
         self.sources: list[Source] = []
         self.retrieval_ms: float | None = None
         self.failed = False
+        self.usage: UsageMetadata | None = None
+        """The engine's token counts of the last model call (the answer's), when it sent them."""
         self._retrieval_started: float | None = None
 
     async def on_retriever_start(
@@ -97,6 +101,14 @@ class QueueCallbackHandler(AsyncCallbackHandler):
         text = token if isinstance(token, str) else "".join(_block_text(b) for b in token)
         if text:
             await self.queue.put(TokenEvent(content=text))
+
+    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """Keep the call's token counts: the answer is the last call, so its counts stay."""
+        for generations in response.generations:
+            for generation in generations:
+                message = getattr(generation, "message", None)
+                if isinstance(message, AIMessage) and message.usage_metadata:
+                    self.usage = message.usage_metadata
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """Emit the run's ``error`` event."""

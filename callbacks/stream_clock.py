@@ -7,6 +7,8 @@ order it keeps, and the arithmetic of the figures sits in one place.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from chains.events import Metrics
 
@@ -46,9 +48,17 @@ class StreamClock:
         return self.ttft_ms
 
     def summary(
-        self, retrieval_ms: float | None, token_count: int, rewrite_ms: float | None = None
+        self,
+        retrieval_ms: float | None,
+        token_count: int,
+        rewrite_ms: float | None = None,
+        usage: Mapping[str, Any] | None = None,
     ) -> Metrics:
-        """Totals for ``done``; tokens/s is measured from the first to the last token."""
+        """Totals for ``done``; tokens/s is measured from the first to the last token.
+
+        ``usage`` is the engine's count for the answer's call (``input_tokens``,
+        ``output_tokens``), when it sent one.
+        """
         rate = None
         if self.answer_started is not None and self.last_token is not None and token_count > 1:
             window = self.last_token - self.answer_started
@@ -63,6 +73,8 @@ class StreamClock:
             wave1_ttft_ms=_ms(self.wave1_ttft_ms),
             last_wave_ms=_ms(self.last_wave_ms),
             rewrite_ms=_ms(rewrite_ms),
+            prompt_tokens=usage.get("input_tokens") if usage else None,
+            completion_tokens=usage.get("output_tokens") if usage else None,
         )
 
 

@@ -206,7 +206,13 @@ class Metrics(SentWhenSet):
     rewrite_ms: float | None = Field(
         None, description="follow-up: how long the standalone question took (sent only then)"
     )
-    _sent_when_set = frozenset({"rewrite_ms"})
+    prompt_tokens: int | None = Field(
+        None, description="the answer's prompt as the engine counted it (sent when it reports)"
+    )
+    completion_tokens: int | None = Field(
+        None, description="the tokens the engine wrote for the answer (sent when it reports)"
+    )
+    _sent_when_set = frozenset({"rewrite_ms", "prompt_tokens", "completion_tokens"})
 
 
 class DoneEvent(SentWhenSet):

@@ -86,5 +86,7 @@ def build_chat_model(
         timeout=timeout_s,
         max_retries=max_retries,
         streaming=True,
+        # The last chunk then carries the engine's token counts (done.metrics).
+        stream_usage=True,
         http_async_client=httpx.AsyncClient(timeout=timeout_s),
     )

@@ -51,6 +51,17 @@ def add_eval_parser(commands: Any) -> None:
         "--out", type=Path, default=Path("eval-report"), help="where report.json and junit.xml go"
     )
     parser.add_argument(
+        "--judge",
+        metavar="URL",
+        help="an OpenAI-compatible /v1 endpoint that also judges each sentence (advisory)",
+    )
+    parser.add_argument(
+        "--judge-model", default="judge", help="the model the judge endpoint serves"
+    )
+    parser.add_argument(
+        "--html", action="store_true", help="also write report.html with the latency plot"
+    )
+    parser.add_argument(
         "--generate",
         choices=["headings", "sentences"],
         help="write a question set made from the knowledge base instead (see -o)",
@@ -152,7 +163,7 @@ async def _run(
 ) -> int:
     from app.evaluation.gate import check_baseline, check_thresholds
     from app.evaluation.metrics import totals
-    from app.evaluation.outputs import report, table, write_json, write_junit
+    from app.evaluation.outputs import html_report, report, table, write_json, write_junit
     from app.evaluation.runner import Configuration, evaluate
 
     if fingerprint["documents"] == 0:
@@ -166,16 +177,27 @@ async def _run(
         )
         return NOTHING
     runs = len(questions) * max(1, len(configs))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("asking", total=runs)
-        results = await evaluate(
-            questions,
-            ask,
-            default_k=k,
-            configurations=[Configuration(c.label, {"k": k, **c.fields}) for c in configs]
-            or [Configuration("", {"k": k})],
-            kb=args.kb,
-            on_result=lambda _: progress.advance(task),
+    judge = _judge(args)
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("asking", total=runs)
+            results = await evaluate(
+                questions,
+                ask,
+                default_k=k,
+                configurations=[Configuration(c.label, {"k": k, **c.fields}) for c in configs]
+                or [Configuration("", {"k": k})],
+                kb=args.kb,
+                on_result=lambda _: progress.advance(task),
+                judge=judge,
+            )
+    finally:
+        if judge is not None:
+            await judge.aclose()
+    if judge is not None and (judge.unparsed or judge.failed):
+        console.print(
+            f"[yellow]judge:[/yellow] {judge.unparsed} replies neither yes nor no, "
+            f"{judge.failed} answers it could not be asked about (left out)"
         )
     if all(r.error is not None for rows in results.values() for r in rows):
         first = next(iter(results.values()))[0]
@@ -214,10 +236,22 @@ async def _run(
     }
     write_json(args.out / "report.json", report(results, sums, checks, meta))
     write_junit(args.out / "junit.xml", results, checks)
+    if args.html:
+        (args.out / "report.html").write_text(html_report(results, sums, checks), encoding="utf-8")
     failed = sum(not c.passed for c in checks)
     console.print(f"{len(checks) - failed} passed, {failed} failed")
     console.print(f"[dim]wrote {args.out / 'report.json'} and {args.out / 'junit.xml'}[/dim]")
     return MISSED if failed else PASSED
+
+
+def _judge(args: argparse.Namespace) -> Any:
+    """The advisory judge ``--judge`` names (its key: ``RAG_LLM_API_KEY``), or None."""
+    if not args.judge:
+        return None
+    from app.evaluation.judge import Judge
+
+    key = Settings().llm_api_key
+    return Judge(args.judge, args.judge_model, api_key=key.get_secret_value() if key else None)
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.evaluation.judge import ADVISORY
 from app.evaluation.metrics import Estimate
 
 PASSED, MISSED, USAGE, NOTHING = 0, 1, 2, 3
 
-LOWER_IS_BETTER = ("_ms", "not_retrieved")
-"""Measures that are better when smaller: the times, and citations of nothing retrieved."""
+LOWER_IS_BETTER = ("_ms", "not_retrieved", "_tokens_mean")
+"""Measures that are better when smaller: times, citations of nothing retrieved, tokens."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def check_thresholds(
             listed), a usage error rather than a miss.
 
     """
+    if advisory := [t.name for t in thresholds if t.name == ADVISORY]:
+        raise ValueError(f"{advisory[0]} is the judge's advisory verdict: it cannot be a gate")
     unknown = [t.name for t in thresholds if t.name not in totals]
     if unknown:
         raise ValueError(
@@ -82,7 +85,7 @@ def check_baseline(totals: Mapping[str, Estimate], baseline: Mapping[str, Any]) 
     checks = []
     for name, estimate in totals.items():
         before = baseline.get(name)
-        if before is None:
+        if before is None or name == ADVISORY:
             continue
         if name.endswith(LOWER_IS_BETTER):
             dropped = estimate.value > before["high"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class QuestionResult:
     cited: list[str] = field(default_factory=list)
     invalid_citations: list[str] = field(default_factory=list)
     answer: str = ""
+    prompt_tokens: int | None = None
+    """The engine's count of the answer's prompt: read before the first token."""
+    completion_tokens: int | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
     times_ms: dict[str, float | None] = field(default_factory=dict)
 
@@ -70,6 +74,8 @@ def score(question: EvalQuestion, events: Sequence[TimedEvent], k: int) -> Quest
         elif event.type == "done":
             times["total"] = ms
             result.answer = event.answer
+            result.prompt_tokens = event.metrics.prompt_tokens
+            result.completion_tokens = event.metrics.completion_tokens
             result.cited, result.invalid_citations = event.cited, event.invalid_citations
             grounded = event.grounding.supported_share if event.grounding else None
             result.scores["grounded"] = grounded
@@ -116,10 +122,38 @@ def retrieval_scores(ranks: Sequence[int | None], k: int) -> dict[str, float | N
     }
 
 
+_DECLINE = re.compile(
+    r"do(es)? not (say|contain|mention|provide)|don'?t (say|know|contain)|no information"
+    r"|not (mentioned|found|stated) in the sources",
+    re.IGNORECASE,
+)
+
+
+def is_decline(answer: str) -> bool:
+    """Whether an answer declines, however it is worded.
+
+    The knowledge base had nothing (no model call), the model's "The sources do not
+    say.", or the ways a small model words that instead.
+
+    ``bench/``'s answer-quality section counts declines with this too.
+
+    Example:
+        >>> is_decline("The sources do not mention reranking.")
+        True
+
+    """
+    text = answer.strip()
+    return (
+        text == NOT_IN_KNOWLEDGE_BASE
+        or NO_ANSWER.lower() in text.lower()
+        or bool(_DECLINE.search(text))
+    )
+
+
 def _answer(
     question: EvalQuestion, sources: list[Source], result: QuestionResult
 ) -> dict[str, float | None]:
-    declined = result.answer.strip() in (NOT_IN_KNOWLEDGE_BASE, NO_ANSWER)
+    declined = is_decline(result.answer)
     scores: dict[str, float | None] = {
         "declined": float(declined),
         "decline_correct": float(declined == question.must_decline),
@@ -196,6 +230,10 @@ def totals(results: Sequence[QuestionResult]) -> dict[str, Estimate]:
         values = [v for r in answered if (v := r.scores.get(name)) is not None]
         if values:
             out[name] = bootstrap(values, statistics.fmean)
+    for name in ("prompt_tokens", "completion_tokens"):
+        counts = [float(v) for r in answered if (v := getattr(r, name)) is not None]
+        if counts:
+            out[f"{name}_mean"] = bootstrap(counts, statistics.fmean)
     for name in TIMES:
         values = [v for r in answered if (v := r.times_ms.get(name)) is not None]
         if values:

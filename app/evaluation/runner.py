@@ -11,6 +11,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, ClassVar
 
+import httpx
+
+from app.evaluation.judge import ADVISORY, Judge
 from app.evaluation.metrics import QuestionResult, TimedEvent, score
 from app.evaluation.questions import EvalQuestion
 from chains.events import RagEvent
@@ -69,8 +72,12 @@ async def evaluate(
     configurations: Sequence[Configuration] = (),
     kb: str = "",
     on_result: Callable[[QuestionResult], None] = lambda _: None,
+    judge: Judge | None = None,
 ) -> dict[str, list[QuestionResult]]:
-    """Each configuration's results (one, labelled ``""``, when none is given)."""
+    """Each configuration's results (one, labelled ``""``, when none is given).
+
+    With a ``judge``, each answer also gets its advisory ``judge_supported`` share.
+    """
     configs = list(configurations) or [Configuration("", {})]
     results: dict[str, list[QuestionResult]] = {c.label: [] for c in configs}
     for n, question in enumerate(questions):
@@ -86,6 +93,17 @@ async def evaluate(
                 result.error = f"request failed: {exc}"
             else:
                 result = score(question, events, k)
+                if judge is not None and result.error is None:
+                    result.scores[ADVISORY] = await _judged(judge, events)
             results[config.label].append(result)
             on_result(result)
     return results
+
+
+async def _judged(judge: Judge, events: list[TimedEvent]) -> float | None:
+    """The judge's share, or None when it could not be asked (it never fails a question)."""
+    try:
+        return await judge.supported_share(events)
+    except httpx.HTTPError:
+        judge.failed += 1
+        return None

@@ -36,6 +36,10 @@ def test_the_sample_question_set_runs_end_to_end_and_writes_its_reports(live_ser
     assert run["totals"]["decline_correct"]["n"] == 28
     declines = [q for q in questions if q["must_decline"]]
     assert [q["scores"]["decline_correct"] for q in declines] == [1.0, 1.0, 1.0]
+    # The engine's own usage: the RAG prompt (instructions and four sources) is hundreds
+    # of tokens, and every answered question wrote some.
+    assert run["totals"]["prompt_tokens_mean"]["value"] > 100
+    assert run["totals"]["completion_tokens_mean"]["n"] == 25
     low, high = run["totals"]["mrr"]["low"], run["totals"]["mrr"]["high"]
     assert low <= run["totals"]["mrr"]["value"] <= high
     suite = ET.parse(out / "junit.xml").getroot()
@@ -78,3 +82,24 @@ def test_a_generated_question_set_is_a_question_file_eval_reads(live_server, tmp
     assert scored.returncode == 0, scored.stderr
     totals = json.loads((tmp_path / "out" / "report.json").read_text())["configurations"][""]
     assert totals["totals"]["recall@4"]["n"] == 3
+
+
+def test_the_judge_adds_an_advisory_measure_and_the_html_report_its_plot(
+    live_server, local_llm, tmp_path
+):
+    one = tmp_path / "one.jsonl"
+    one.write_text(
+        '{"id": "sse", "question": "What are server-sent events?", "gold": [{"doc_id": "sse"}]}\n'
+    )
+    judge = ["--judge", f"http://127.0.0.1:{local_llm.port}/v1", "--judge-model", "smollm2"]
+    out = tmp_path / "out"
+    judged = run_eval(one, "--url", live_server, *judge, "--html", "--out", out)
+    assert judged.returncode == 0, judged.stderr
+    totals = json.loads((out / "report.json").read_text())["configurations"][""]["totals"]
+    said = " ".join(judged.stderr.split())
+    assert "judge_supported (advisory)" in said or "neither yes nor no" in said
+    if "judge_supported" in totals:
+        assert 0 <= totals["judge_supported"]["value"] <= 1
+    assert "<svg" in (out / "report.html").read_text()
+    gated = run_eval(one, "--url", live_server, *judge, "--min", "judge_supported=0")
+    assert gated.returncode == 2 and "advisory" in gated.stderr

@@ -120,6 +120,22 @@ def test_a_must_decline_question_that_is_answered_counts_as_wrong():
     assert "mrr" not in answered.scores  # no gold: retrieval is not scored
 
 
+@pytest.mark.parametrize(
+    ("answer", "declines"),
+    [
+        (NOT_IN_KNOWLEDGE_BASE, True),
+        ("The sources do not say.", True),
+        ("The sources do not mention reranking.", True),
+        ("There is no information about that here.", True),
+        ("SSE keeps the response open [doc-001].", False),
+    ],
+)
+def test_a_decline_is_recognized_however_the_model_words_it(answer, declines):
+    from app.evaluation.metrics import is_decline
+
+    assert is_decline(answer) is declines
+
+
 def test_declining_an_answerable_question_counts_as_wrong():
     q = question(gold=[{"doc_id": "a"}])
     result = score(q, timed(source(1, "a"), done(answer="The sources do not say.")), k=4)
@@ -136,6 +152,15 @@ def test_times_are_the_client_side_arrival_of_each_first_event():
     result = score(q, events, k=4)
     assert result.times_ms == {"ttfs": 5.0, "ttft": 40.0, "first_grounded": None, "total": 90.0}
     assert result.scores["grounded"] == 0.75
+
+
+def test_the_engines_token_counts_are_kept_and_averaged():
+    q = question(gold=[{"doc_id": "a"}])
+    answer = done()
+    answer.metrics.prompt_tokens, answer.metrics.completion_tokens = 412, 30
+    result = score(q, timed(source(1, "a"), TokenEvent(content="A"), answer), k=4)
+    assert (result.prompt_tokens, result.completion_tokens) == (412, 30)
+    assert totals([result])["prompt_tokens_mean"].value == 412
 
 
 def test_an_error_event_marks_the_question_unanswered_and_keeps_it_out_of_the_totals():
@@ -262,3 +287,33 @@ def test_generated_questions_come_from_headings_and_sentences_with_their_gold_sp
     assert len(generate(docs, "sentences", limit=1)) == 1
     for q in headings + sentences:
         EvalQuestion.model_validate(q)
+
+
+def test_the_html_report_has_every_measure_a_latency_curve_per_run_and_no_script():
+    from html.parser import HTMLParser
+
+    from app.evaluation.outputs import html_report
+
+    q = question(gold=[{"doc_id": "a"}])
+    events = [(5.0, source(1, "a")), (40.0, TokenEvent(content="A")), (90.0, done())]
+    results = {"k=4": [score(q, events, k=4)], "k=8": [score(q, events, k=8)]}
+    sums = {label: totals(rows) for label, rows in results.items()}
+    page = html_report(results, sums, [])
+    tags = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append(tag)
+
+    Tags().feed(page)
+    assert "script" not in tags and "img" not in tags
+    assert tags.count("polyline") == 4  # first token and whole answer, for each run
+    for measure in sums["k=4"]:
+        assert f"<td>{measure}</td>" in page
+
+
+def test_the_judge_is_advisory_and_never_a_gate():
+    measured = {"judge_supported": Estimate(0.5, 0.4, 0.6, 10)}
+    with pytest.raises(ValueError, match="advisory"):
+        check_thresholds(measured, [Threshold.parse("judge_supported=0.4", "min")])
+    assert check_baseline(measured, {"judge_supported": {"value": 1, "low": 1, "high": 1}}) == []
