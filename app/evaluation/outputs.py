@@ -26,6 +26,9 @@ from app.evaluation.metrics import TIMES, Estimate, QuestionResult, bootstrap, p
 def _values(result: QuestionResult, measure: str) -> float | None:
     if measure in result.scores:
         return result.scores[measure]
+    if measure in ("prompt_tokens_mean", "completion_tokens_mean"):
+        count = getattr(result, measure.removesuffix("_mean"))
+        return None if count is None else float(count)
     for name in TIMES:
         if measure.startswith(f"{name}_p"):
             return result.times_ms.get(name)

@@ -8,7 +8,7 @@ import pytest
 
 from app.evaluation.gate import Threshold, check_baseline, check_thresholds
 from app.evaluation.metrics import Estimate, bootstrap, percentile, score, totals
-from app.evaluation.outputs import report, write_json, write_junit
+from app.evaluation.outputs import paired_difference, report, write_json, write_junit
 from app.evaluation.questions import EvalQuestion, QuestionFileError, load_questions
 from app.evaluation.runner import Configuration, evaluate
 from chains.events import DoneEvent, ErrorEvent, GroundingSummary, Metrics, Source, TokenEvent
@@ -161,6 +161,10 @@ def test_the_engines_token_counts_are_kept_and_averaged():
     result = score(q, timed(source(1, "a"), TokenEvent(content="A"), answer), k=4)
     assert (result.prompt_tokens, result.completion_tokens) == (412, 30)
     assert totals([result])["prompt_tokens_mean"].value == 412
+    shorter = score(q, timed(source(1, "a"), TokenEvent(content="A"), done()), k=4)
+    shorter.prompt_tokens = 212
+    difference = paired_difference([result], [shorter], "prompt_tokens_mean")
+    assert difference is not None and difference.value == -200
 
 
 def test_an_error_event_marks_the_question_unanswered_and_keeps_it_out_of_the_totals():
