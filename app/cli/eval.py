@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from rich.progress import Progress
 
 from app.cli._console import console
 from app.evaluation.gate import MISSED, NOTHING, PASSED, USAGE, Check, Threshold
+from app.evaluation.questions import EvalQuestion, QuestionFileError, load_questions
+from app.evaluation.runner import Ask, Configuration
 from app.settings import Settings
 
 DOCUMENT_PAGE = 200
@@ -73,30 +77,41 @@ def add_eval_parser(commands: Any) -> None:
     parser.set_defaults(func=cmd_eval)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one run asks and holds, read from the command line before anything starts."""
+
+    questions: list[EvalQuestion]
+    configurations: list[Configuration]
+    thresholds: list[Threshold]
+    baseline: dict[str, Any] | None
+    k: int
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run the evaluation; the exit status is the gate's."""
-    from app.evaluation.questions import QuestionFileError, load_questions
-    from app.evaluation.runner import Configuration
-
     if args.generate:
         return _generate(args)
     if not args.questions:
         console.print("[red]error:[/red] name a question file (or --generate a set)")
         return USAGE
+    settings = Settings()
     try:
-        thresholds = [Threshold.parse(t, "min") for t in args.min] + [
-            Threshold.parse(t, "max") for t in args.max
-        ]
-        configs = [Configuration.parse(c) for c in args.compare.split(",")] if args.compare else []
-        questions = load_questions(Path(args.questions))
-        baseline = _read_baseline(args.baseline) if args.baseline else None
+        plan = _Plan(
+            questions=load_questions(Path(args.questions)),
+            configurations=[Configuration.parse(c) for c in args.compare.split(",")]
+            if args.compare
+            else [],
+            thresholds=[Threshold.parse(t, "min") for t in args.min]
+            + [Threshold.parse(t, "max") for t in args.max],
+            baseline=_read_baseline(args.baseline) if args.baseline else None,
+            k=args.k or settings.top_k,
+        )
     except (ValueError, QuestionFileError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return USAGE
-    settings = Settings()
-    k = args.k or settings.top_k
     if args.url:
-        return asyncio.run(_remote(args, questions, configs, thresholds, baseline, k))
+        return asyncio.run(_remote(args, plan))
     from app.cli.serve import index_sample_docs_if_empty, model_server
     from app.services import build_services
 
@@ -105,67 +120,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.kb:  # as serve does: the sample knowledge base into an empty default
             index_sample_docs_if_empty(services)
         fingerprint = _fingerprint(_local_documents(services, args.kb))
-        return asyncio.run(
-            _run(
-                args,
-                questions,
-                configs,
-                thresholds,
-                baseline,
-                k,
-                services.event_stream.astream,
-                fingerprint,
-            )
-        )
+        return asyncio.run(_run(args, plan, services.event_stream.astream, fingerprint))
 
 
-async def _remote(
-    args: argparse.Namespace,
-    questions: list[Any],
-    configs: list[Any],
-    thresholds: list[Threshold],
-    baseline: dict[str, Any] | None,
-    k: int,
-) -> int:
-    import httpx
-
+async def _remote(args: argparse.Namespace, plan: _Plan) -> int:
     from app.cli.ask import read_remote_events
 
+    listed = await _remote_listing(args.url, args.kb, _remote_documents)
+    if isinstance(listed, int):
+        return listed
+    ask = functools.partial(read_remote_events, args.url)
+    return await _run(args, plan, ask, _fingerprint(listed))
+
+
+async def _remote_listing(url: str, kb: str, list_them: Any) -> list[dict[str, Any]] | int:
+    """``list_them(url, kb, headers)``, or the exit code (and the error said) when it fails."""
+    import httpx
+
     try:
-        documents = await _remote_documents(args.url, args.kb, _headers())
+        return list(await list_them(url, kb, _headers()))
     except httpx.HTTPError as exc:
-        console.print(f"[red]error:[/red] the server at {escape(args.url)} does not answer: {exc}")
+        console.print(f"[red]error:[/red] the server at {escape(url)} does not answer: {exc}")
         return NOTHING
     except _Refused as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return USAGE
-    return await _run(
-        args,
-        questions,
-        configs,
-        thresholds,
-        baseline,
-        k,
-        lambda body: read_remote_events(args.url, body),
-        _fingerprint(documents),
-    )
 
 
-async def _run(
-    args: argparse.Namespace,
-    questions: list[Any],
-    configs: list[Any],
-    thresholds: list[Threshold],
-    baseline: dict[str, Any] | None,
-    k: int,
-    ask: Any,
-    fingerprint: dict[str, Any],
-) -> int:
+async def _run(args: argparse.Namespace, plan: _Plan, ask: Ask, fingerprint: dict[str, Any]) -> int:
+    """Ask, score, print, write the reports; the gate's exit code."""
     from app.evaluation.gate import check_baseline, check_thresholds
     from app.evaluation.metrics import totals
     from app.evaluation.outputs import html_report, report, table, write_json, write_junit
-    from app.evaluation.runner import Configuration, evaluate
+    from app.evaluation.runner import evaluate
 
+    baseline, k = plan.baseline, plan.k
     if fingerprint["documents"] == 0:
         console.print("[red]error:[/red] the knowledge base is empty: nothing to evaluate")
         return NOTHING
@@ -176,16 +165,18 @@ async def _run(
             f"now {fingerprint['documents']}): its figures do not compare"
         )
         return NOTHING
-    runs = len(questions) * max(1, len(configs))
+    runs = len(plan.questions) * max(1, len(plan.configurations))
     judge = _judge(args)
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("asking", total=runs)
             results = await evaluate(
-                questions,
+                plan.questions,
                 ask,
                 default_k=k,
-                configurations=[Configuration(c.label, {"k": k, **c.fields}) for c in configs]
+                configurations=[
+                    Configuration(c.label, {"k": k, **c.fields}) for c in plan.configurations
+                ]
                 or [Configuration("", {"k": k})],
                 kb=args.kb,
                 on_result=lambda _: progress.advance(task),
@@ -214,7 +205,7 @@ async def _run(
     checks: list[Check] = []
     try:
         for label, measures in sums.items():
-            for check in check_thresholds(measures, thresholds):
+            for check in check_thresholds(measures, plan.thresholds):
                 name = f"{check.name} ({label})" if label else check.name
                 checks.append(Check(name, check.passed, check.detail))
     except ValueError as exc:
@@ -263,18 +254,10 @@ def _generate(args: argparse.Namespace) -> int:
         return USAGE
     kb = args.questions or args.kb
     if args.url:
-        import httpx
-
-        try:
-            documents = asyncio.run(_remote_texts(args.url, kb, _headers()))
-        except httpx.HTTPError as exc:
-            console.print(
-                f"[red]error:[/red] the server at {escape(args.url)} does not answer: {exc}"
-            )
-            return NOTHING
-        except _Refused as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}")
-            return USAGE
+        listed = asyncio.run(_remote_listing(args.url, kb, _remote_texts))
+        if isinstance(listed, int):
+            return listed
+        documents = listed
     else:
         from app.services import build_services
 
