@@ -12,8 +12,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,40 @@ class Service:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait()
+
+
+class PeakRss:
+    """The highest resident size among ``processes()``, sampled in a thread until closed.
+
+    ``processes`` is asked again at every sample, so children that come and go (a parser
+    per file) are caught; one that exits between listing and reading is skipped.
+    """
+
+    def __init__(
+        self, processes: Callable[[], Iterable[psutil.Process]], *, every_s: float = 0.02
+    ) -> None:
+        self.processes, self.every_s = processes, every_s
+        self.peak = self._reading()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _reading(self) -> int:
+        sizes = [0]
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                sizes.append(process.memory_info().rss)
+        return max(sizes)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.peak = max(self.peak, self._reading())
+
+    def close(self) -> int:
+        """Stop sampling; the peak in bytes."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 @contextlib.contextmanager

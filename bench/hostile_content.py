@@ -17,9 +17,9 @@ the shipped model follows an instruction planted in a source.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
 from bench.garak_payloads import GARAK, Injection, injections
-from bench.harness import fmt
+from bench.harness import PeakRss, fmt
 from bench.hostile_files import BOMBS, text_pdf
 from bench.report import Section
 from chains.isolated_parsing import IsolatedParser, ParseLimits
@@ -75,29 +75,15 @@ def parse_overhead(parser: IsolatedParser) -> dict[str, dict[str, list[float]]]:
     return times
 
 
-class _ChildPeak:
-    """The peak resident size of this process's descendants but the fork server."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self.stop.wait(0.01):
-            for child in me.children(recursive=True):
-                try:
-                    if child.ppid() != me.pid:  # the fork server's children: the parsers
-                        self.peak = max(self.peak, child.memory_info().rss)
-                except psutil.Error:
-                    continue
-
-    def close(self) -> int:
-        self.stop.set()
-        self.thread.join()
-        return self.peak
+def _parsers() -> list[psutil.Process]:
+    """This process's descendants but the fork server: the parse children."""
+    me = psutil.Process()
+    found = []
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if child.ppid() != me.pid:
+                found.append(child)
+    return found
 
 
 def bombs(parser: IsolatedParser) -> list[dict[str, Any]]:
@@ -110,7 +96,7 @@ def bombs(parser: IsolatedParser) -> list[dict[str, Any]]:
             path = Path(folder) / name
             path.write_bytes(data)
             before = me.memory_info().rss
-            sampler = _ChildPeak()
+            sampler = PeakRss(_parsers, every_s=0.01)
             started = time.perf_counter()
             try:
                 text, _ = parser.read(path)

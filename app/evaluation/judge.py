@@ -11,10 +11,8 @@ from collections.abc import Sequence
 
 import httpx
 
-from app.evaluation.metrics import TimedEvent
+from app.evaluation.metrics import is_decline
 from chains.events import Source
-from chains.prompt import NO_ANSWER
-from chains.rag import NOT_IN_KNOWLEDGE_BASE
 from chains.sentences import SentenceSplitter
 
 ADVISORY = "judge_supported"
@@ -42,18 +40,12 @@ class Judge:
         """Close the HTTP client."""
         await self.client.aclose()
 
-    async def supported_share(self, events: Sequence[TimedEvent]) -> float | None:
-        """The share of the answer's sentences the judge calls supported; None without any."""
-        sources: list[Source] = []
-        answer = ""
-        for _, event in events:
-            if event.type == "source":
-                sources.append(event)
-            elif event.type == "context_update":
-                sources.extend(event.sources)
-            elif event.type == "done":
-                answer = event.answer
-        if not sources or answer.strip() in (NOT_IN_KNOWLEDGE_BASE, NO_ANSWER):
+    async def supported_share(self, answer: str, sources: Sequence[Source]) -> float | None:
+        """The share of the answer's sentences the judge calls supported; None without any.
+
+        A decline (:func:`~app.evaluation.metrics.is_decline`) is not judged.
+        """
+        if not sources or is_decline(answer):
             return None
         splitter = SentenceSplitter()
         sentences = [s.text for s in [*splitter.feed(answer), *splitter.flush()] if not s.code]

@@ -16,9 +16,8 @@ import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from app.evaluation.questions import EvalQuestion
+from app.evaluation.questions import EvalQuestion, Gold
 from chains.events import RagEvent, Source
 from chains.prompt import NO_ANSWER
 from chains.rag import NOT_IN_KNOWLEDGE_BASE
@@ -56,17 +55,28 @@ class QuestionResult:
     times_ms: dict[str, float | None] = field(default_factory=dict)
 
 
+def retrieved(events: Sequence[TimedEvent]) -> list[Source]:
+    """The chunks an answer was given, in arrival order: wave 1, then later waves."""
+    sources: list[Source] = []
+    for _, event in events:
+        if event.type == "source":
+            sources.append(event)
+        elif event.type == "context_update":
+            sources.extend(event.sources)
+    return sources
+
+
+def _document_of(chunk: Source) -> str:
+    return chunk.doc_id or chunk.id or chunk.cite
+
+
 def score(question: EvalQuestion, events: Sequence[TimedEvent], k: int) -> QuestionResult:
     """Score one answer from its timed events, asked with top ``k``."""
     result = QuestionResult(question.id, question.question, question.must_decline, k)
-    sources: list[Source] = []
     times: dict[str, float | None] = dict.fromkeys(TIMES)
     for ms, event in events:
-        if event.type == "source":
-            sources.append(event)
-            times["ttfs"] = times["ttfs"] if times["ttfs"] is not None else ms
-        elif event.type == "context_update":
-            sources.extend(event.sources)
+        if event.type == "source" and times["ttfs"] is None:
+            times["ttfs"] = ms
         elif event.type == "token" and times["ttft"] is None:
             times["ttft"] = ms
         elif event.type == "grounding" and event.supported and times["first_grounded"] is None:
@@ -84,7 +94,8 @@ def score(question: EvalQuestion, events: Sequence[TimedEvent], k: int) -> Quest
     result.times_ms = times
     if result.error is not None:
         return result
-    result.documents = list(dict.fromkeys(s.doc_id or s.id or s.cite for s in sources))
+    sources = retrieved(events)
+    result.documents = list(dict.fromkeys(map(_document_of, sources)))
     result.ranks = [_rank(gold_item, sources, result.documents) for gold_item in question.gold]
     if not question.must_decline:
         result.scores |= retrieval_scores(result.ranks, k)
@@ -92,10 +103,10 @@ def score(question: EvalQuestion, events: Sequence[TimedEvent], k: int) -> Quest
     return result
 
 
-def _rank(gold: Any, sources: list[Source], documents: list[str]) -> int | None:
+def _rank(gold: Gold, sources: list[Source], documents: list[str]) -> int | None:
     for chunk in sources:
         if gold.matches(chunk.doc_id, chunk.metadata, chunk.content):
-            return documents.index(chunk.doc_id or chunk.id or chunk.cite) + 1
+            return documents.index(_document_of(chunk)) + 1
     return None
 
 

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import httpx
 
 from app.evaluation.judge import ADVISORY, Judge
-from app.evaluation.metrics import QuestionResult, TimedEvent, score
+from app.evaluation.metrics import QuestionResult, TimedEvent, retrieved, score
 from app.evaluation.questions import EvalQuestion
-from chains.events import RagEvent
+from chains.events import RagEvent, Source
 
 Ask = Callable[[dict[str, Any]], AsyncIterator[RagEvent]]
 """One request body in, its typed events out (``EventStream.astream`` or a client's)."""
@@ -94,16 +94,16 @@ async def evaluate(
             else:
                 result = score(question, events, k)
                 if judge is not None and result.error is None:
-                    result.scores[ADVISORY] = await _judged(judge, events)
+                    result.scores[ADVISORY] = await _judged(judge, result.answer, retrieved(events))
             results[config.label].append(result)
             on_result(result)
     return results
 
 
-async def _judged(judge: Judge, events: list[TimedEvent]) -> float | None:
+async def _judged(judge: Judge, answer: str, sources: list[Source]) -> float | None:
     """The judge's share, or None when it could not be asked (it never fails a question)."""
     try:
-        return await judge.supported_share(events)
+        return await judge.supported_share(answer, sources)
     except httpx.HTTPError:
         judge.failed += 1
         return None

@@ -12,7 +12,6 @@ import asyncio
 import json
 import re
 import socket
-import threading
 import uuid
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from httpx_sse import EventSource
 from sse_helpers import assert_well_formed_answer, read_events, start_serve
 
 from app.settings import LOCAL_MODEL_ALIAS
+from bench.harness import PeakRss
 from bench.hostile_files import BOMBS
 
 pytestmark = pytest.mark.anyio
@@ -39,26 +39,6 @@ QUESTIONS = [
     "How are documents split into chunks?",
     "What are server-sent events?",
 ]
-
-
-class PeakMemory:
-    """The highest resident size of one process, sampled every 20 ms in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-
-    def _sample(self) -> None:
-        while not self.stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def close(self) -> int:
-        self.stop.set()
-        self.thread.join()
-        return self.peak
 
 
 async def upload(client, files=(), *, raw_name=None):
@@ -119,7 +99,7 @@ async def test_upload_bombs_fail_alone_while_every_answer_completes(tmp_path, lo
             assert (await upload(client, [("warm.md", b"# Warm\n\nA warm-up file.")]))[-1][
                 "indexed"
             ] == 1
-            memory = PeakMemory(process.pid)
+            memory = PeakRss(lambda: [psutil.Process(process.pid)])
             before = memory.peak
             answers = [read_events(url, json={"question": q}) for q in QUESTIONS]
             sent = [
