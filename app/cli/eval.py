@@ -23,6 +23,7 @@ from rich.progress import Progress
 
 from app.cli._console import console
 from app.evaluation.gate import MISSED, NOTHING, PASSED, USAGE, Check, Threshold
+from app.evaluation.judge import Judge
 from app.evaluation.questions import EvalQuestion, QuestionFileError, load_questions
 from app.evaluation.runner import Ask, Configuration
 from app.settings import Settings
@@ -235,12 +236,10 @@ async def _run(args: argparse.Namespace, plan: _Plan, ask: Ask, fingerprint: dic
     return MISSED if failed else PASSED
 
 
-def _judge(args: argparse.Namespace) -> Any:
+def _judge(args: argparse.Namespace) -> Judge | None:
     """The advisory judge ``--judge`` names (its key: ``RAG_LLM_API_KEY``), or None."""
     if not args.judge:
         return None
-    from app.evaluation.judge import Judge
-
     key = Settings().llm_api_key
     return Judge(args.judge, args.judge_model, api_key=key.get_secret_value() if key else None)
 

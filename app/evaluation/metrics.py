@@ -232,22 +232,40 @@ def bootstrap(
     )
 
 
-def totals(results: Sequence[QuestionResult]) -> dict[str, Estimate]:
-    """Each measure over the questions it applies to: means of scores, p50/p95 of times."""
+Statistic = Callable[[Sequence[float]], float]
+
+
+def per_question(
+    results: Sequence[QuestionResult],
+) -> dict[str, tuple[dict[str, float], Statistic]]:
+    """Each measure's value per answered question (by id), and its total's statistic.
+
+    Means of scores and token counts, p50/p95 of times. :func:`totals` and
+    ``--compare``'s paired differences both read this, so they cannot disagree.
+    """
     answered = [r for r in results if r.error is None]
-    out: dict[str, Estimate] = {}
-    names = list(dict.fromkeys(name for r in answered for name in r.scores))
-    for name in names:
-        values = [v for r in answered if (v := r.scores.get(name)) is not None]
+    found: dict[str, tuple[dict[str, float], Statistic]] = {}
+
+    def add(name: str, values: dict[str, float], statistic: Statistic) -> None:
         if values:
-            out[name] = bootstrap(values, statistics.fmean)
+            found[name] = (values, statistic)
+
+    for name in dict.fromkeys(name for r in answered for name in r.scores):
+        values = {r.id: v for r in answered if (v := r.scores.get(name)) is not None}
+        add(name, values, statistics.fmean)
     for name in ("prompt_tokens", "completion_tokens"):
-        counts = [float(v) for r in answered if (v := getattr(r, name)) is not None]
-        if counts:
-            out[f"{name}_mean"] = bootstrap(counts, statistics.fmean)
+        counts = {r.id: float(v) for r in answered if (v := getattr(r, name)) is not None}
+        add(f"{name}_mean", counts, statistics.fmean)
     for name in TIMES:
-        values = [v for r in answered if (v := r.times_ms.get(name)) is not None]
-        if values:
-            out[f"{name}_p50_ms"] = bootstrap(values, lambda v: percentile(v, 0.5))
-            out[f"{name}_p95_ms"] = bootstrap(values, lambda v: percentile(v, 0.95))
-    return out
+        times = {r.id: v for r in answered if (v := r.times_ms.get(name)) is not None}
+        add(f"{name}_p50_ms", times, lambda v: percentile(v, 0.5))
+        add(f"{name}_p95_ms", times, lambda v: percentile(v, 0.95))
+    return found
+
+
+def totals(results: Sequence[QuestionResult]) -> dict[str, Estimate]:
+    """Each measure over the questions it applies to, with its bootstrap interval."""
+    return {
+        name: bootstrap(list(values.values()), statistic)
+        for name, (values, statistic) in per_question(results).items()
+    }

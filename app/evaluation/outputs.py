@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import html
 import json
-import statistics
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,52 +19,26 @@ from rich.table import Table
 
 from app.evaluation.gate import Check
 from app.evaluation.judge import ADVISORY
-from app.evaluation.metrics import TIMES, Estimate, QuestionResult, bootstrap, percentile
-
-
-def _values(result: QuestionResult, measure: str) -> float | None:
-    if measure in result.scores:
-        return result.scores[measure]
-    if measure in ("prompt_tokens_mean", "completion_tokens_mean"):
-        count = getattr(result, measure.removesuffix("_mean"))
-        return None if count is None else float(count)
-    for name in TIMES:
-        if measure.startswith(f"{name}_p"):
-            return result.times_ms.get(name)
-    return None
-
-
-def _statistic(measure: str) -> Callable[[Sequence[float]], float]:
-    if measure.endswith("_p50_ms"):
-        return lambda v: percentile(v, 0.5)
-    if measure.endswith("_p95_ms"):
-        return lambda v: percentile(v, 0.95)
-    return statistics.fmean
+from app.evaluation.metrics import Estimate, QuestionResult, bootstrap, per_question
 
 
 def paired_difference(
     first: Sequence[QuestionResult], other: Sequence[QuestionResult], measure: str
 ) -> Estimate | None:
     """``measure`` of ``other`` minus that of ``first``, over the questions both scored."""
-    by_id = {r.id: r for r in first if r.error is None}
-    pairs = [
-        (a, b)
-        for r in other
-        if r.error is None
-        and r.id in by_id
-        and (a := _values(by_id[r.id], measure)) is not None
-        and (b := _values(r, measure)) is not None
-    ]
+    before, after = per_question(first).get(measure), per_question(other).get(measure)
+    if before is None or after is None:
+        return None
+    (a, statistic), (b, _) = before, after
+    pairs = [(a[i], b[i]) for i in b if i in a]
     if not pairs:
         return None
-    statistic = _statistic(measure)
-    indices = list(range(len(pairs)))
 
     def difference(chosen: Sequence[float]) -> float:
         picked = [pairs[int(i)] for i in chosen]
         return statistic([b for _, b in picked]) - statistic([a for a, _ in picked])
 
-    return bootstrap([float(i) for i in indices], difference)
+    return bootstrap([float(i) for i in range(len(pairs))], difference)
 
 
 def _cell(estimate: Estimate | None, *, signed: bool = False) -> str:
