@@ -66,7 +66,7 @@ class Services:
     access: Access
     """Who is asking, and what they may read and write: the one check every door makes."""
     parser: IsolatedParser
-    """Reads uploaded files in child processes, under ``RAG_PARSE_*`` limits."""
+    """Parses every file (uploads, ``ingest``) in a child process, under ``RAG_PARSE_*`` limits."""
 
     @property
     def default_kb(self) -> KnowledgeBase:

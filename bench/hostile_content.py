@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import psutil
 from langchain_core.documents import Document
+from langchain_core.messages import convert_to_openai_messages
 from langchain_core.prompts import ChatPromptTemplate
 
 from bench.garak_payloads import GARAK, Injection, injections
@@ -145,10 +146,7 @@ async def follow_rate(base_url: str, model: str) -> dict[str, Any]:
                     "model": model,
                     "temperature": 0,
                     "max_tokens": MAX_TOKENS,
-                    "messages": [
-                        {"role": "system" if m.type == "system" else "user", "content": m.content}
-                        for m in messages
-                    ],
+                    "messages": convert_to_openai_messages(messages),
                 }
                 response = await client.post("/chat/completions", json=body)
                 answer = response.json()["choices"][0]["message"]["content"]
