@@ -25,6 +25,7 @@ from app.routes import (
     ingest,
     kbs,
     keys,
+    mcp,
     metrics,
     openai_chat,
     page,
@@ -58,7 +59,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.parser.start)
-        yield
+        async with mcp.mcp_sessions(app, services):
+            yield
         await services.close()
 
     app = FastAPI(
@@ -103,6 +105,7 @@ def create_app(
     app.include_router(summarize.router)
     app.include_router(openai_chat.router)
     app.include_router(ui_chat.router)
+    app.include_router(mcp.router)
     add_langserve_routes(
         app,
         {

@@ -34,6 +34,10 @@ answerable question scored 0.40, and 0.35 declined 8 of 12 questions that are on
 topics but answered by none of its documents, against 5 of 12 at 0.30."""
 
 
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+"""The ``Host`` values ``/mcp`` accepts by default: this machine, on any port."""
+
+
 class Settings(BaseSettings):
     """Everything the service can be configured with.
 
@@ -183,10 +187,21 @@ class Settings(BaseSettings):
         None, description="a Redis server holding resume buffers, shared by every worker"
     )
     index_sample_docs: bool = True
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(LOOPBACK_HOSTS),
+        description="Host headers /mcp accepts (DNS-rebinding protection), comma-separated; "
+        "* for any",
+    )
+    mcp_write_tools: bool = Field(
+        False, description="offer the MCP write tools (index_text, delete_document)"
+    )
+    mcp_key: SecretStr | None = Field(
+        None, description="the key `streaming-rag mcp` (stdio) acts as; unset: no key"
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "mcp_allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value

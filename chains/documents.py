@@ -94,6 +94,12 @@ def list_documents(
     return DocumentPage(len(documents), page, page_size, documents[start : start + page_size])
 
 
+def count_documents(store: Chroma) -> int:
+    """How many documents the store holds (reads the chunks' metadata, not their text)."""
+    found = store.get(include=["metadatas"])
+    return len(newest_versions(zip(found["ids"], found["metadatas"] or [], strict=True)))
+
+
 def show_document(store: Chroma, doc_id: str) -> DocumentDetail | None:
     """The document's listing, chunks (in order) and text; None if it is not indexed."""
     found = store.get(where={"doc_id": doc_id}, include=["metadatas", "documents"])

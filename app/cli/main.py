@@ -1,4 +1,4 @@
-"""The ``streaming-rag`` command: serve, ingest, ask, chat, eval, docs, keys and the rest.
+"""The ``streaming-rag`` command: serve, ingest, ask, chat, eval, docs, keys, mcp and the rest.
 
 ``serve`` starts the local model server when no LLM endpoint is configured, indexes
 the sample knowledge base into an empty collection, then runs the API; Ctrl-C stops
@@ -21,6 +21,7 @@ from app.cli.docs import add_docs_parser, add_kb_option
 from app.cli.eval import add_eval_parser
 from app.cli.ingest import cmd_ingest
 from app.cli.keys import add_keys_parser
+from app.cli.mcp import cmd_mcp
 from app.cli.serve import cmd_llm, cmd_serve
 from app.cli.summarize import cmd_summarize
 from app.engines.chroma_server import DEFAULT_PORT
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", help="the doc_id of an indexed document instead")
     add_kb_option(summarize)
     summarize.set_defaults(func=cmd_summarize)
+    commands.add_parser(
+        "mcp", help="serve the MCP tools over stdio (for Claude Desktop, Claude Code, Cursor)"
+    ).set_defaults(func=cmd_mcp)
     add_docs_parser(commands)
     add_keys_parser(commands)
     add_eval_parser(commands)

@@ -116,6 +116,15 @@ def langserve_policies() -> dict[tuple[str, str], Policy]:
     return table
 
 
+def mcp_search_alpha(_: World) -> dict[str, Any]:
+    """An MCP ``tools/call`` of ``search`` in alpha: only its readers see the canary."""
+    call = {"name": "search", "arguments": {"query": QUESTION, "kb": "alpha"}}
+    return {
+        "json": {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call},
+        "headers": {"Accept": "application/json, text/event-stream"},
+    }
+
+
 def index_scratch(world: World) -> None:
     world.admin(
         "POST", "/index", json={"kb": "alpha", "documents": [{"id": "scratch", "content": "x"}]}
@@ -195,6 +204,10 @@ POLICIES: dict[tuple[str, str], Policy] = {
         },
         "source-document",
     ),
+    **{
+        ("POST", path): Policy(READER, mcp_search_alpha, '"result"')
+        for path in ("/mcp", "/mcp/")
+    },
     ("GET", "/documents"): Policy(READ_A, lambda _: {"params": {"kb": "alpha"}}),
     ("GET", "/documents/{doc_id}"): Policy(
         READ_A, lambda _: {"url": "/documents/zebra", "params": {"kb": "alpha"}}
@@ -306,7 +319,8 @@ def test_access_matrix_refuses_as_documented_and_leaks_no_canary(world):
                 "{file_path:path}", "index.html"
             )
             request = {"url": url, **policy.request(world)}
-            response = world.client.request(method, headers=world.as_(principal), **request)
+            headers = {**world.as_(principal), **request.pop("headers", {})}
+            response = world.client.request(method, headers=headers, **request)
             outcomes[method, path, principal] = response.status_code
             may_read_alpha = principal in ("admin", "a_reader")
             if CANARY in response.text and not may_read_alpha:

@@ -110,6 +110,37 @@ def test_other_teams_names_and_look_alikes_are_refused_like_missing_ones_on_ever
     assert owned.status_code == 200 and CANARY in owned.text
 
 
+def mcp_tool_error(world, headers, tool: str, arguments: dict[str, Any]) -> str:
+    """Call an MCP tool with a raw JSON-RPC POST; the text of its result, which must be an error."""
+    call = {"name": tool, "arguments": arguments}
+    response = world.client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call},
+        headers={**headers, "Accept": "application/json, text/event-stream"},
+    )
+    assert response.status_code == 200, response.text[:300]
+    data = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    result = json.loads(data[-1])["result"]
+    assert result["isError"] is True, result
+    return str(result["content"][0]["text"])
+
+
+def test_other_teams_names_on_the_mcp_tools_are_refused_like_missing_ones(world):
+    as_b = world.as_("b_reader")
+    calls = {
+        "search": lambda kb: {"query": QUESTION, "kb": kb},
+        "ask": lambda kb: {"question": QUESTION, "kb": kb},
+    }
+    for tool, arguments in calls.items():
+        missing = mcp_tool_error(world, as_b, tool, arguments(MISSING))
+        assert "no knowledge base" in missing
+        for name in NAMES:
+            text = mcp_tool_error(world, as_b, tool, arguments(name))
+            assert CANARY not in text, (tool, name)
+            if "no knowledge base" in text:
+                assert text.replace(repr(name)[1:-1], "?") == missing.replace(MISSING, "?")
+
+
 FILTERS = [
     {"doc_id": {"$ne": "otters"}},
     {"$or": [{"doc_id": "zebra"}, {"doc_id": "otters"}]},

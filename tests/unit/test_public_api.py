@@ -40,7 +40,7 @@ _ROOMS_MAY_IMPORT = {
     "protocols": set(),
     "sample_docs": set(),
     "middleware": {"streams"},
-    "routes": {"auth", "deps", "services", "settings", "protocols", "streams"},
+    "routes": {"auth", "deps", "mcp_server", "services", "settings", "protocols", "streams"},
     "auth": set(),
     "evaluation": set(),
 }
