@@ -29,6 +29,7 @@ from bench import (
     keys,
     knowledge_bases,
     llm_overhead,
+    mcp,
     protocols,
     quality,
     retrieval,
@@ -166,6 +167,9 @@ async def main(work: Path) -> list[Section]:
 
         log("20. hostile content: parse overhead, bombs, injection follow-rate")
         sections.append(hostile_content.section(await hostile_content.run(work, logs)))
+
+        log("21. the MCP door: search and ask latency against /rag/sse")
+        sections.append(mcp.section(await mcp.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -210,7 +210,8 @@ class AnswerCollector:
         if isinstance(event, Source):
             self.sources.append(source_chunk(self.kb, event))
             return None
-        told = self._sources_found() if event.type in ("ttft", "token", "done") else None
+        # Told at the first event after the sources (or at the end, when none was found).
+        told = self._sources_found() if self.sources or event.type == "done" else None
         if event.type == "context_update":
             self.sources += [source_chunk(self.kb, source) for source in event.sources]
             return f"wave {event.wave} of {event.total_waves}: {len(event.new_ids)} more sources"
