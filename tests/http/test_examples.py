@@ -74,3 +74,24 @@ def test_ai_sdk_node_example_prints_sources_then_an_answer(live_server):
         timeout=120,
     )
     assert_three_sources_then_an_answer(run)
+
+
+MCP_EXAMPLE = Path("examples/mcp_client.py")
+
+
+def test_mcp_example_searches_then_answers_with_progress_and_grounding(live_server):
+    run = subprocess.run(
+        [sys.executable, MCP_EXAMPLE, "What is backpressure?", "--url", f"{live_server}/mcp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert re.match(r"backpressure:0 0\.\d\d kb://streaming_rag/documents/backpressure$", lines[0])
+    assert all(re.match(r"\S+ 0\.\d\d kb://streaming_rag/documents/\S+$", x) for x in lines[:3])
+    progress = [line.strip() for line in lines if line.startswith("  … ")]
+    assert progress[0] == "… 4 sources found" and progress[-1].startswith("… done:")
+    after = lines[lines.index(f"  {progress[-1]}") + 1 :]
+    assert after and after[0].strip(), "no answer after the progress"
+    assert any(re.match(r"[✓✗] \[doc-00\d\] \d\.\d\d ", line) for line in after), after
