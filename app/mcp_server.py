@@ -203,6 +203,9 @@ class _Tools:
             list[ChatMessage] | None, Field(description="earlier turns, oldest first")
         ] = None,
         k: Annotated[int | None, Field(ge=1, le=MAX_K, description="sources")] = None,
+        progressive: Annotated[
+            bool | None, Field(description="start from the best source, add more in waves")
+        ] = None,
     ) -> Annotated[CallToolResult, AnswerResult]:
         """Answer from a knowledge base, citing its sources; each sentence is grounded.
 
@@ -212,8 +215,7 @@ class _Tools:
         body: dict[str, Any] = {"question": question, "kb": kb}
         if chat_history:
             body["chat_history"] = [turn.model_dump() for turn in chat_history]
-        if k is not None:
-            body["k"] = k
+        body |= {name: v for name, v in (("k", k), ("progressive", progressive)) if v is not None}
         with _refusals():
             request = stream_request(self.services, body)
         base = await self._open(ctx, request.kb)

@@ -148,12 +148,25 @@ async def test_mcp_ask_reports_rising_progress_and_returns_checked_citations(ser
         result = await session.call_tool("ask", {"question": QUESTION}, progress_callback=record)
         answer = structured_equals_text(result)
         links = [str(b.uri) for b in result.content if b.type == "resource_link"]
+        first_turn, progress = progress, []
+        follow_up = {
+            "question": "How does it keep memory bounded?",
+            "chat_history": [
+                {"role": "user", "content": QUESTION},
+                {"role": "assistant", "content": answer["answer"]},
+            ],
+            "progressive": True,
+        }
+        waves = await session.call_tool("ask", follow_up, progress_callback=record)
 
-    assert not result.isError
-    steps = [done for done, _ in progress]
+    assert not result.isError and not waves.isError
+    steps = [done for done, _ in first_turn]
     assert len(steps) >= 3 and steps == sorted(set(steps))
-    assert progress[0][1] == f"{len(answer['sources'])} sources found"
-    assert progress[-1][1].startswith("done:")
+    assert first_turn[0][1] == f"{len(answer['sources'])} sources found"
+    assert first_turn[-1][1].startswith("done:")
+    told = [message for _, message in progress]
+    assert any(message.startswith("wave 2 of ") for message in told), told
+    assert len(waves.structuredContent["sources"]) > 1
     assert answer["answer"].strip() and answer["metrics"]["token_count"] > 0
     assert [s["cite"] for s in answer["sources"]] == ["doc-001", "doc-002", "doc-003", "doc-004"]
     assert answer["sources"][0]["doc_id"] == "backpressure"
@@ -257,6 +270,20 @@ async def test_mcp_client_that_leaves_mid_ask_cancels_the_model_request(
 
     assert leaving.cancelled_caught and "tokens written" in reports[-1]
     assert call.client_disconnected and call.tokens_sent < 400
+
+
+async def test_mcp_ask_when_the_model_dies_mid_answer_is_a_tool_error(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    scripted_llm.script = Script(tokens=40, die_after=3)
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url)
+    with serve(app) as server:
+        async with mcp_session(server.url) as session:
+            failed = await session.call_tool("ask", {"question": QUESTION})
+            after = await session.call_tool("search", {"query": QUESTION, "k": 1})
+    assert failed.isError and "the answer failed" in failed.content[0].text
+    assert "Traceback" not in failed.content[0].text
+    assert not after.isError
 
 
 async def test_mcp_over_stdio_serves_the_same_tools_to_a_child_process(tmp_path, local_llm):
