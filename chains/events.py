@@ -11,6 +11,7 @@ a ``source`` event. The ingestion and summary streams' events build on its
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Literal
 
 from asgi_correlation_id import correlation_id
@@ -263,3 +264,8 @@ RagEvent = (
     | ErrorEvent
 )
 """Every event of the answer stream."""
+
+
+Ask = Callable[[dict[str, Any]], AsyncIterator[RagEvent]]
+"""One request body in, its typed events out: the event stream's ``astream`` in process,
+or a client reading a server's ``/rag/sse`` (the CLI's ``chat`` and ``eval`` take either)."""

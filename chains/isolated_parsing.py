@@ -26,6 +26,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 import types
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -87,6 +88,7 @@ class IsolatedParser:
         child = _FORK_SERVER.Process(
             target=_read_in_child, args=(sender, str(path), self.limits), daemon=True
         )
+        started = time.monotonic()
         _start_without_main(child)
         sender.close()  # the child holds the only writer: its death ends the pipe
         try:
@@ -98,7 +100,8 @@ class IsolatedParser:
             answer = receiver.recv()
         except EOFError:  # the child died without a word: a limit, or the parser crashed
             child.join()
-            raise UnreadableFileError(self._why_died(path, child.exitcode)) from None
+            elapsed = time.monotonic() - started
+            raise UnreadableFileError(self._why_died(path, child.exitcode, elapsed)) from None
         finally:
             receiver.close()
             if child.is_alive():
@@ -122,12 +125,25 @@ class IsolatedParser:
                 raise _ERRORS[kind](message)
         raise UnreadableFileError(f"{path.name} could not be loaded as {path.suffix.lower()}")
 
-    def _why_died(self, path: Path, exitcode: int | None) -> str:
-        """Why a child ended without answering, from how it ended."""
-        if exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+    def _why_died(self, path: Path, exitcode: int | None, elapsed_s: float) -> str:
+        """Why a child ended without answering, from how it ended and when.
+
+        Past the CPU limit the kernel sends SIGXCPU, then SIGKILL one second later. A
+        SIGKILL before the child can have used its CPU seconds (the parse is one thread)
+        came from elsewhere: the system's out-of-memory killer, or an operator.
+        """
+        cpu_limit = exitcode == -signal.SIGXCPU or (
+            exitcode == -signal.SIGKILL and elapsed_s >= self.limits.cpu_s
+        )
+        if cpu_limit:
             return (
                 f"{path.name} needs more than {self.limits.cpu_s} s of CPU to read "
                 "(RAG_PARSE_CPU_S); reading it was stopped"
+            )
+        if exitcode == -signal.SIGKILL:
+            return (
+                f"the parser of {path.name} was killed after {elapsed_s:.1f} s, before its "
+                "CPU limit: out of memory (the system's OOM killer), or stopped by hand"
             )
         return f"{path.name} made its parser crash (exit code {exitcode})"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from rich.console import Console
@@ -21,10 +20,7 @@ from app.cli.ask import print_events, read_remote_events
 from app.cli.serve import model_server
 from app.settings import Settings
 from chains.conversation import MAX_HISTORY_MESSAGES
-from chains.events import RagEvent
-
-Ask = Callable[[dict[str, Any]], AsyncIterator[RagEvent]]
-"""One request to the event stream, local or remote."""
+from chains.events import Ask
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

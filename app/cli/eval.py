@@ -25,8 +25,9 @@ from app.cli._console import console
 from app.evaluation.gate import MISSED, NOTHING, PASSED, USAGE, Check, Threshold
 from app.evaluation.judge import Judge
 from app.evaluation.questions import EvalQuestion, QuestionFileError, load_questions
-from app.evaluation.runner import Ask, Configuration
+from app.evaluation.runner import Configuration
 from app.settings import Settings
+from chains.events import Ask
 
 DOCUMENT_PAGE = 200
 

@@ -8,7 +8,7 @@ the host (another process, a warming cache) lands on every configuration alike.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -16,10 +16,7 @@ import httpx
 from app.evaluation.judge import ADVISORY, Judge
 from app.evaluation.metrics import QuestionResult, TimedEvent, retrieved, score
 from app.evaluation.questions import EvalQuestion
-from chains.events import RagEvent, Source
-
-Ask = Callable[[dict[str, Any]], AsyncIterator[RagEvent]]
-"""One request body in, its typed events out (``EventStream.astream`` or a client's)."""
+from chains.events import Ask, Source
 
 
 class Configuration:

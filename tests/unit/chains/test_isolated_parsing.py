@@ -1,5 +1,6 @@
 """Files read in a child process: the same text as in process, and each limit named."""
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,13 @@ def test_an_upload_killed_mid_parse_leaves_no_temporary_file_behind():
     with pytest.raises(UnreadableFileError, match="longer than"):
         load_upload("bomb.pdf", page_count_pdf(), IsolatedParser(ParseLimits(timeout_s=0.5)).read)
     assert set(Path("/tmp").glob("streaming-rag-upload-*")) == folders
+
+
+def test_a_parser_killed_before_its_cpu_limit_is_not_reported_as_that_limit():
+    """Regression: any SIGKILL was reported as the CPU limit, an OOM kill included."""
+    parser = IsolatedParser(ParseLimits(timeout_s=30, cpu_s=20, memory_mb=512))
+    early = parser._why_died(Path("big.pdf"), -signal.SIGKILL, elapsed_s=2.0)
+    late = parser._why_died(Path("big.pdf"), -signal.SIGKILL, elapsed_s=21.0)
+    assert "RAG_PARSE_CPU_S" not in early and "killed after 2.0 s" in early
+    assert "RAG_PARSE_CPU_S" in late
+    assert "RAG_PARSE_CPU_S" in parser._why_died(Path("big.pdf"), -signal.SIGXCPU, 0.5)
