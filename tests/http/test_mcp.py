@@ -24,6 +24,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 from sse_helpers import CLI, model_request_ended, scripted_app, start_serve
 
+from app.server import create_app
 from bench.scripted_llm import Script
 
 pytestmark = pytest.mark.anyio
@@ -239,8 +240,10 @@ async def test_mcp_write_tools_need_write_scope_and_what_they_write_is_searchabl
     assert again.isError and "okapi" in again.content[0].text
 
 
-async def test_mcp_write_tools_are_off_by_default(serve, kb_app):
-    with serve(kb_app) as server:
+async def test_mcp_write_tools_are_off_by_default(serve, kb_settings, embeddings):
+    # An app of its own: serving one runs its lifespan, whose end closes its model client,
+    # and the session's kb_app is also called in process by other tests.
+    with serve(create_app(kb_settings, embeddings=embeddings)) as server:
         async with mcp_session(server.url) as session:
             names = {tool.name for tool in (await session.list_tools()).tools}
             templates = (await session.list_resource_templates()).resourceTemplates
