@@ -66,11 +66,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	touch $@
 
-# Section 11's corpus: the Python documentation's sources, from Debian's python3.11-doc.
+# Section 11's corpus: the Python documentation's sources, from Debian's python3.11-doc;
+# section 15's second: git's documentation, from Debian's git-doc.
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[test,bench]"
 	@test -d /usr/share/doc/python3.11/html/_sources || \
 		(apt-get update -qq && apt-get install -y -qq python3.11-doc)
+	@test -d /usr/share/doc/git-doc || (apt-get update -qq && apt-get install -y -qq git-doc)
 	touch $@
 
 # The page's browser libraries (Markdown, sanitizing, server-sent events read from a

@@ -162,6 +162,7 @@ def build_services(
         answer=build_answer_chain(llm),
         first_k=settings.progressive_first_k,
         condenser=build_condenser(llm),
+        follow_up_search=settings.follow_up_search,
         follow_up_draft=settings.follow_up_draft,
     )
     event_stream = ObservedEventStream(

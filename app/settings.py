@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     progressive_first_k: int = Field(
         1, ge=1, le=20, description="progressive: the draft is written from this many sources"
     )
+    follow_up_search: Literal["joined", "joined_rewrite", "rewrite"] = Field(
+        "joined",
+        description="how a follow-up is searched: joined to the earlier question (measured "
+        "best, bench section 15); the same plus the model's checked rewrite as a second "
+        "wave; or as written, then the rewrite (before 2026-12-05)",
+    )
     follow_up_draft: Literal["at_once", "after_rewrite"] = Field(
         "after_rewrite",
         description="a rewritten follow-up's draft: once its standalone question's search "

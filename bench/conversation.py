@@ -1,38 +1,41 @@
-"""Section 15: conversations. Follow-up recall and timing on the real engine.
+"""Section 15: conversations. How a follow-up is searched, on two corpora, on the real engine.
 
-The dialogues are drawn mechanically from the Python documentation (section 11's
-corpus): each first turn is one of section 11's API questions ("What does
-pathlib.Path.stat do?"), and its follow-up refers back to the name with a pronoun, from
-a fixed rotation of :data:`FOLLOW_UPS` ("What does it return?"). The passage to find is
-the name's definition, as in section 11.
+Two dialogue sets:
 
-Each dialogue runs through ``/rag/sse`` of one app on the default engine: the first
-turn, then the follow-up with the first turn's real answer as ``chat_history``, so first
-turns and follow-ups alternate. Recall@4 of the follow-up is read off its own events:
+- **git**: 32 two-turn dialogues over Debian's git documentation (``git-doc``, 247 pages),
+  written by hand before any search ran on it (:mod:`bench.git_docs_dialogues`); a
+  follow-up is found when one of its pages is among the sources (recall@4 by document).
+- **python**: 48 dialogues drawn from the Python documentation (section 11's corpus):
+  the first turn one of section 11's API questions ("What does pathlib.Path.stat do?"),
+  the follow-up a pronoun question from :data:`FOLLOW_UPS`; found when the name's
+  defining passage is among the sources (and, by document, its chapter).
 
-- (a) **raw**: wave 1's sources, the follow-up searched as written;
-- (b) **standalone**: the ``context_update`` ranking, the rewritten question searched;
-- (c) **shipped**: the context the answer was written from: (b) when its best chunk is
-  new to wave 1 (the material-change rule), else (a).
+Each dialogue runs live through ``/rag/sse``: the first turn, then the follow-up with the
+first turn's real answer as ``chat_history``, on four apps sharing one engine that differ
+only in how a follow-up is searched (:data:`CONFIGS`), in a rotating order per dialogue.
+Read off each follow-up's own events: wave 1's sources, the rewrite wave's ranking, and
+the context the answer that stood was written from (the rewrite wave's ranking when its
+best chunk is new to wave 1, the material-change rule, else wave 1's).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.harness import fmt, free_port, run_alone, start_app, summary, timed_payloads, verdict
+from bench.git_docs_dialogues import DIALOGUES as GIT_DIALOGUES
+from bench.harness import fmt, free_port, run_alone, start_app, summary, timed_payloads
 from bench.python_docs import api_questions, documents
-from bench.python_docs_questions import Question
 from bench.report import Section
 from bench.retrieval import COLLECTION, build
+from chains.chunking import InputDocument
+from chains.conversation import _CONDENSE_EXAMPLES
 from chains.embeddings import build_embeddings
-from chains.store import build_chroma_client
 
-DIALOGUES = 48
 K = 4
 ANSWER_TOKENS = 48
 FOLLOW_UPS = (
@@ -41,22 +44,81 @@ FOLLOW_UPS = (
     "When should I use it?",
     "Can you show an example of it?",
 )
+GIT_ROOT = Path("/usr/share/doc/git-doc")
+CONFIGS: dict[str, dict[str, str]] = {
+    "joined (default)": {"follow_up_search": "joined"},
+    "joined, then the rewrite; wait": {
+        "follow_up_search": "joined_rewrite",
+        "follow_up_draft": "after_rewrite",
+    },
+    "joined, then the rewrite; at once": {
+        "follow_up_search": "joined_rewrite",
+        "follow_up_draft": "at_once",
+    },
+    "as written, then the rewrite; wait (before)": {
+        "follow_up_search": "rewrite",
+        "follow_up_draft": "after_rewrite",
+    },
+}
+EXAMPLE_WORDS = {
+    word.lower()
+    for example in _CONDENSE_EXAMPLES
+    for word in re.findall(r"[A-Za-z]+", example["rewritten"])
+    if len(word) > 4
+}
+"""The condense prompt's example subjects (Redis, Kubernetes, webhooks, created, secured)."""
 
 
-def dialogues(chapters: list[Any]) -> list[tuple[Question, str]]:
-    """``(first turn, follow-up)``: section 11's API questions and a pronoun follow-up."""
-    firsts = api_questions(chapters)[:DIALOGUES]
-    return [(q, FOLLOW_UPS[i % len(FOLLOW_UPS)]) for i, q in enumerate(firsts)]
+def git_documents() -> list[InputDocument]:
+    """Every page of ``git-doc`` (``apt-get install git-doc``), its id the file name."""
+    if not GIT_ROOT.is_dir():
+        raise SystemExit(f"{GIT_ROOT} is missing: apt-get install git-doc (make bench does)")
+    return [
+        InputDocument(
+            id=path.stem,
+            content=path.read_text(encoding="utf-8", errors="replace"),
+            metadata={"source": f"git-doc/{path.name}"},
+        )
+        for path in sorted(GIT_ROOT.glob("*.txt"))
+    ]
+
+
+def dialogue_sets(chapters: list[InputDocument]) -> dict[str, list[dict[str, Any]]]:
+    """Both sets as ``{first, follow_up, first_pages, pages, passage}`` dicts."""
+    python = [
+        {
+            "first": q.text,
+            "follow_up": FOLLOW_UPS[i % len(FOLLOW_UPS)],
+            "first_pages": q.chapters,
+            "pages": q.chapters,
+            "passage": q.passage,
+        }
+        for i, q in enumerate(api_questions(chapters)[:48])
+    ]
+    git = [
+        {
+            "first": d.first,
+            "follow_up": d.follow_up,
+            "first_pages": d.first_pages,
+            "pages": d.follow_up_pages,
+            "passage": None,
+        }
+        for d in GIT_DIALOGUES
+    ]
+    return {"git": git, "python": python}
 
 
 async def _ask(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-    """One answer's events and client timings (seconds from sending)."""
+    """One answer's sources (with text), waves, status phases and client timings."""
     seen: dict[str, Any] = {"sources": [], "update": None, "revised": False, "done": None}
+    seen["phases"] = []
     async for at, event in timed_payloads(client, "/rag/sse", body):
         kind = event["type"]
         if kind == "source":
-            seen["sources"].append(event["id"])
+            seen["sources"].append(event)
             seen.setdefault("first_source", at)
+        elif kind == "status":
+            seen["phases"].append(event["phase"])
         elif kind == "context_update":
             seen["update"] = event
         elif kind == "revise":
@@ -70,213 +132,185 @@ async def _ask(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any
     return seen
 
 
-def _shipped(turn: dict[str, Any]) -> list[str]:
-    """The chunk ids the follow-up's answer was written from, by the material-change rule.
+def _shipped(turn: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sources the answer that stood was written from (the material-change rule)."""
+    wave_1 = turn["sources"][:K]
+    update = turn["update"]
+    if not update or not update["context_ids"]:
+        return wave_1
+    known = {s["id"]: s for s in turn["sources"]}
+    known.update((s["id"], s) for s in update["sources"])
+    ranked = [known[i] for i in update["context_ids"][:K] if i in known]
+    return ranked if ranked and ranked[0]["id"] not in {s["id"] for s in wave_1} else wave_1
 
-    The standalone ranking when its best chunk is new to wave 1 (a revise, or the held
-    draft's choice), else wave 1's sources.
-    """
-    ranked = turn["update"]["context_ids"] if turn["update"] else []
-    if ranked and ranked[0] not in turn["sources"]:
-        return list(ranked[:K])
-    return list(turn["sources"][:K])
+
+def _found(sources: list[dict[str, Any]], pages: tuple[str, ...], passage: str | None) -> bool:
+    return any(
+        s["doc_id"] in pages and (passage is None or passage in s["content"]) for s in sources
+    )
 
 
-MODES = ("after_rewrite", "at_once")
-"""``RAG_FOLLOW_UP_DRAFT``: the shipped default (wait for the rewrite), then the draft on
-the raw question's sources."""
+async def _corpus(
+    name: str,
+    chapters: list[InputDocument],
+    work: Path,
+    logs: Path,
+    llm_url: str,
+    dialogues: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Index ``chapters``; run every dialogue on every configuration, rotating."""
+    from app.settings import LOCAL_MODEL_ALIAS
+
+    built = await build(build_embeddings("local"), work / name, chapters)
+    del built["store"]
+    apps = {}
+    for n, (label, settings) in enumerate(CONFIGS.items()):
+        shutil.copytree(work / name, work / f"{name}-{n}")  # no two writers on one directory
+        apps[label] = start_app(
+            f"{name}-{n}",
+            chroma=work / f"{name}-{n}",
+            llm_url=llm_url,
+            model=LOCAL_MODEL_ALIAS,
+            logs=logs,
+            collection=COLLECTION,
+            llm_max_tokens=str(ANSWER_TOKENS),
+            **settings,
+        )
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in CONFIGS}
+    labels = list(CONFIGS)
+    try:
+        clients = {
+            label: httpx.AsyncClient(base_url=a.url, timeout=120) for label, a in apps.items()
+        }
+        for client in clients.values():
+            await _ask(client, {"question": "warm-up", "k": K})
+        for i, dialogue in enumerate(dialogues):
+            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+                first = await _ask(clients[label], {"question": dialogue["first"], "k": K})
+                answer = (first["done"] or {}).get("answer") or "(no answer)"
+                history = [
+                    {"role": "user", "content": dialogue["first"]},
+                    {"role": "assistant", "content": answer},
+                ]
+                body = {"question": dialogue["follow_up"], "k": K, "chat_history": history}
+                runs[label].append({"first": first, "follow_up": await _ask(clients[label], body)})
+        for client in clients.values():
+            await client.aclose()
+    finally:
+        for app in apps.values():
+            app.stop()
+    return {"corpus": built, "dialogues": dialogues, "runs": runs}
 
 
 async def run(work: Path, logs: Path) -> dict[str, Any]:
-    """Index the docs; run every dialogue in both modes, alternating; judge the contexts."""
     from app.engines.llama_server import LocalModelServer
     from app.engines.model_file import local_model_file
-    from app.settings import LOCAL_MODEL_ALIAS
 
-    chapters = documents()
-    pairs = dialogues(chapters)
-    built = await build(build_embeddings("local"), work / "python-docs", chapters)
-    del built["store"]
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
-        mode: {"firsts": [], "follow_ups": []} for mode in MODES
-    }
-    env = {"collection": COLLECTION, "llm_max_tokens": str(ANSWER_TOKENS)}
+    python_chapters = documents()
+    sets = dialogue_sets(python_chapters)
     model = local_model_file("Q4_0", work / "models")
     with LocalModelServer(
         model_path=model, port=free_port(), log_path=logs / "chat-llm.log"
     ) as llm:
-        apps = {}
-        for mode in MODES:  # each app on its own copy: no two writers on one directory
-            shutil.copytree(work / "python-docs", work / f"docs-{mode}")
-            apps[mode] = start_app(
-                f"app-{mode}",
-                chroma=work / f"docs-{mode}",
-                llm_url=llm.base_url,
-                model=LOCAL_MODEL_ALIAS,
-                logs=logs,
-                follow_up_draft=mode,
-                **env,
-            )
-        try:
-            clients = {m: httpx.AsyncClient(base_url=a.url, timeout=120) for m, a in apps.items()}
-            for client in clients.values():
-                await _ask(client, {"question": "warm-up", "k": K})
-            for i, (first, follow_up) in enumerate(pairs):
-                for mode in MODES if i % 2 == 0 else MODES[::-1]:  # A B, then B A
-                    opened = await _ask(clients[mode], {"question": first.text, "k": K})
-                    answer = (opened["done"] or {}).get("answer") or "(no answer)"
-                    history = [
-                        {"role": "user", "content": first.text},
-                        {"role": "assistant", "content": answer},
-                    ]
-                    body = {"question": follow_up, "k": K, "chat_history": history}
-                    runs[mode]["firsts"].append(opened)
-                    runs[mode]["follow_ups"].append(await _ask(clients[mode], body))
-            for client in clients.values():
-                await client.aclose()
-        finally:
-            for app in apps.values():
-                app.stop()
-    store = build_chroma_client(path=work / "python-docs").get_collection(COLLECTION)
+        return {
+            "git": await _corpus("git", git_documents(), work, logs, llm.base_url, sets["git"]),
+            "python": await _corpus(
+                "python", python_chapters, work, logs, llm.base_url, sets["python"]
+            ),
+        }
+
+
+def figures(r: dict[str, Any], label: str) -> dict[str, Any]:
+    """One configuration's recall, counts and timings on one corpus."""
+    turns, dialogues = r["runs"][label], r["dialogues"]
+    pairs = list(zip(dialogues, turns, strict=True))
+
+    def rate(pick: Any, by_document: bool = False) -> float:
+        hits = [
+            _found(pick(t), d["pages"], None if by_document else d["passage"]) for d, t in pairs
+        ]
+        return sum(hits) / len(hits)
+
+    follow = [t["follow_up"] for t in turns]
+    first = [t["first"] for t in turns]
+    leaked = [
+        t["update"]["query"]
+        for t in follow
+        if t["update"]
+        and t["update"].get("query")
+        and EXAMPLE_WORDS & set(re.findall(r"[a-z]+", t["update"]["query"].lower()))
+    ]
     return {
-        "corpus": built,
-        "pairs": [(q.text, f) for q, f in pairs],
-        "modes": {
-            mode: {**turns, "recall": _recall(store, pairs, turns["follow_ups"], turns["firsts"])}
-            for mode, turns in runs.items()
-        },
-    }
-
-
-def _recall(
-    store: Any,
-    pairs: list[tuple[Question, str]],
-    turns: list[dict[str, Any]],
-    firsts: list[dict[str, Any]],
-) -> dict[str, float]:
-    """Per search, the share of follow-ups whose top 4 holds the defining passage."""
-
-    def hit(ids: list[str], question: Question) -> bool:
-        if not ids:
-            return False
-        got = store.get(ids=ids, include=["documents", "metadatas"])
-        return any(
-            meta["doc_id"] in question.chapters and question.passage in text
-            for text, meta in zip(got["documents"], got["metadatas"], strict=True)
+        "first": sum(
+            _found(t["first"]["sources"][:K], d["first_pages"], d["passage"]) for d, t in pairs
         )
-
-    searches = {
-        "(a) raw question": lambda t: t["sources"][:K],
-        "(b) standalone question": lambda t: (t["update"] or {}).get("context_ids", [])[:K],
-        "(c) shipped": _shipped,
-    }
-    rows = {
-        name: sum(hit(pick(t), q) for (q, _), t in zip(pairs, turns, strict=True)) / len(turns)
-        for name, pick in searches.items()
-    }
-    rows["the first turn itself"] = sum(
-        hit(t["sources"][:K], q) for (q, _), t in zip(pairs, firsts, strict=True)
-    ) / len(firsts)
-    return rows
-
-
-def _timings(turns: list[dict[str, Any]], key: str) -> dict[str, float]:
-    return summary([t[key] * 1000 for t in turns if t.get(key) is not None])
-
-
-def _figures(turns: dict[str, Any]) -> dict[str, Any]:
-    """One mode's timings, rewrite time and counts."""
-    follow, first = turns["follow_ups"], turns["firsts"]
-    rewritten = [t for t in follow if t["update"] and t["update"].get("query")]
-    return {
-        "n": len(follow),
-        "rewritten": len(rewritten),
+        / len(pairs),
+        "wave 1": rate(lambda t: t["follow_up"]["sources"][:K]),
+        "shipped": rate(lambda t: _shipped(t["follow_up"])),
+        "shipped, by document": rate(lambda t: _shipped(t["follow_up"]), by_document=True),
+        "rewritten": sum(1 for t in follow if "rewriting" in t["phases"]),
+        "discarded": sum(1 for t in follow if "rewrite_discarded" in t["phases"]),
         "revised": sum(1 for t in follow if t["revised"]),
         "errors": sum(1 for t in first + follow if not t["done"] or t["done"]["type"] != "done"),
-        "rewrite": summary([t["done"]["metrics"]["rewrite_ms"] for t in rewritten if t["done"]]),
-        "ttfs": (_timings(first, "first_source"), _timings(follow, "first_source")),
-        "ttft": (_timings(first, "first_token"), _timings(follow, "first_token")),
-        "stood": (_timings(first, "first_token"), _timings(follow, "final_first_token")),
+        "leaked": leaked,
+        "ttfs": (_p50(first, "first_source"), _p50(follow, "first_source")),
+        "stood": (_p50(first, "first_token"), _p50(follow, "final_first_token")),
     }
 
 
-def _pair(first: dict[str, float], follow: dict[str, float]) -> str:
-    return (
-        f"{fmt(first['p50'])} / {fmt(first['p95'])} | {fmt(follow['p50'])} / {fmt(follow['p95'])}"
-    )
+def _p50(turns: list[dict[str, Any]], key: str) -> float:
+    return summary([t[key] * 1000 for t in turns if t.get(key) is not None])["p50"]
 
 
 def section(r: dict[str, Any]) -> Section:
     """The report's section 15."""
-    figures = {mode: _figures(turns) for mode, turns in r["modes"].items()}
-    recall = {mode: turns["recall"] for mode, turns in r["modes"].items()}
-    n = figures[MODES[0]]["n"]
-    shipped = MODES[0]
-    recall_rows = "\n".join(
-        f"| {name} | " + " | ".join(f"{recall[m][name]:.0%}" for m in MODES) + " |"
-        for name in recall[shipped]
-    )
-    timing_rows = "\n".join(
-        f"| {m} | {label} | {_pair(*figures[m][key])} |"
-        for m in MODES
-        for key, label in (
-            ("ttfs", "first source"),
-            ("ttft", "first token"),
-            ("stood", "first token of the answer that stood"),
-        )
-    )
-    examples = "\n".join(
-        f"| {q} | {f} | {t['update']['query'] if t['update'] else 'not rewritten'} |"
-        for (q, f), t in list(zip(r["pairs"], r["modes"][shipped]["follow_ups"], strict=True))[:6]
-    )
-    counts = "; ".join(
-        f"{m}: {f['rewritten']}/{n} rewritten, {f['revised']} revised, {f['errors']} errors, "
-        f"rewrite p50 {fmt(f['rewrite']['p50'])} ms (p95 {fmt(f['rewrite']['p95'])})"
-        for m, f in figures.items()
-    )
-    ship = figures[shipped]
-    gap = ship["ttfs"][1]["p50"] - ship["ttfs"][0]["p50"]
-    over = ship["stood"][1]["p50"] - ship["stood"][0]["p50"]
-    body = f"""{n} dialogues from the Python documentation ({r["corpus"]["chunks"]:,} chunks): the
-first turn is one of section 11's API questions, the follow-up refers back with a pronoun
-({", ".join(f'"{f}"' for f in FOLLOW_UPS)}, in turn). The passage to find is the name's
-definition. Each pair runs live through `/rag/sse`, the first answer going along as
-`chat_history`, on two apps that share one default engine (4 slots, `k={K}`,
-{ANSWER_TOKENS}-token answers) and differ only in `RAG_FOLLOW_UP_DRAFT`; dialogues
-alternate between them (A B, then B A).
+    rows, lines = [], []
+    for corpus in ("git", "python"):
+        n = len(r[corpus]["dialogues"])
+        for label in CONFIGS:
+            f = figures(r[corpus], label)
+            rows.append(
+                f"| {corpus} ({n}) | {label} | {f['first']:.0%} | {f['wave 1']:.0%} | "
+                f"{f['shipped']:.0%} | {f['shipped, by document']:.0%} | "
+                f"{f['rewritten']} / {f['discarded']} / {f['revised']} | "
+                f"{fmt(f['ttfs'][0])} / {fmt(f['ttfs'][1])} | "
+                f"{fmt(f['stood'][0])} / {fmt(f['stood'][1])} | {len(f['leaked'])} |"
+            )
+            if f["errors"]:
+                lines.append(f"{corpus}, {label}: {f['errors']} answers ended in an error.")
+    table = "\n".join(rows)
+    chunks = {c: r[c]["corpus"]["chunks"] for c in ("git", "python")}
+    body = f"""Two dialogue sets, each dialogue live through `/rag/sse` (the first answer going
+along as `chat_history`) on four apps that share one default engine (4 slots, `k={K}`,
+{ANSWER_TOKENS}-token answers) and differ only in `RAG_FOLLOW_UP_SEARCH` and
+`RAG_FOLLOW_UP_DRAFT`, in a rotating order per dialogue. **git**: 32 dialogues written by
+hand over Debian's git documentation ({chunks["git"]:,} chunks) before any search ran on it;
+found = one of the follow-up's pages among the sources. **python**: 48 dialogues from the
+Python documentation ({chunks["python"]:,} chunks), an API question then a pronoun
+follow-up; found = the name's defining passage among the sources (by document: its chapter).
 
-**Follow-up recall@4** (passage level), read off each follow-up's own events; (c) is the
-context the answer was written from: (b) after a revise (or when the draft waited), else (a).
+| corpus | follow-up search | first turns found | follow-ups found, wave 1 | follow-ups found, answer that stood | the same, by document | rewritten / discarded / revised | first source, first turn / follow-up (p50 ms) | first token of the answer that stood (p50 ms) | searched rewrites with an example's words |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+{table}
 
-| search | {" | ".join(MODES)} |
-| --- | {" | ".join("---:" for _ in MODES)} |
-{recall_rows}
-
-{counts}.
-
-| first turn | follow-up | standalone question (as written by SmolLM2-135M) |
-| --- | --- | --- |
-{examples}
-
-**Timing** (client side, ms, p50 / p95):
-
-| mode | | first turn | follow-up |
-| --- | --- | ---: | ---: |
-{timing_rows}
-
-Goal, first source on a follow-up within 10 ms of a first turn's (p50, {shipped}, shipped):
-{verdict(gap <= 10, f"{gap:+.1f} ms")}. The first token of the answer that stood comes
-{fmt(over)} ms after a first turn's at p50, against a rewrite of
-{fmt(ship["rewrite"]["p50"])} ms.
+"Joined" searches the follow-up, then the earlier question, and nothing more; "then the
+rewrite" adds the model's standalone question as a second wave, searched only when it
+brings no word from outside the conversation (else discarded: a `status` event says
+so); "as written" searches the follow-up alone first. "Wait" holds the draft for the
+rewrite wave; "at once" drafts from wave 1 and revises when the rewrite wave's best chunk
+is new. {" ".join(lines)}
 """
+    best = figures(r["git"], "joined (default)")
+    before = figures(r["git"], "as written, then the rewrite; wait (before)")
     return Section(
         15,
         "Conversations: follow-ups",
         body,
         headline=[
-            f"Follow-up recall@4 ({n} dialogues): raw {recall[shipped]['(a) raw question']:.0%}, "
-            f"standalone {recall[shipped]['(b) standalone question']:.0%}, shipped "
-            f"{recall[shipped]['(c) shipped']:.0%}; first source {gap:+.1f} ms vs a first turn"
+            f"Follow-ups on git docs (32 dialogues, written before the results): found "
+            f"{best['shipped']:.0%} joined vs {before['shipped']:.0%} before (first turns "
+            f"{best['first']:.0%}); first token of the answer that stood "
+            f"{fmt(best['stood'][1])} vs {fmt(before['stood'][1])} ms p50"
         ],
     )
 

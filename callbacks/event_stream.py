@@ -32,7 +32,6 @@ from callbacks.queue_handler import QueueCallbackHandler
 from callbacks.stream_clock import StreamClock
 from callbacks.stream_request import StreamRequest
 from chains.citations import CitationTracker
-from chains.conversation import needs_rewrite
 from chains.errors import StreamingRagError, error_event_for
 from chains.event_runnable import EventRunnable
 from chains.events import (
@@ -48,6 +47,7 @@ from chains.events import (
     TokenEvent,
     TtftEvent,
 )
+from chains.follow_ups import follow_up_query, needs_rewrite
 from chains.grounding import GroundingCheck, LiveGrounding
 from chains.progressive import ProgressivePlan
 from chains.rag import rag_input_model
@@ -145,7 +145,11 @@ class RagEventStream(EventRunnable[RagEvent]):
                 queue.put_nowait(_GROUNDED)
 
         try:
-            yield StatusEvent(phase="retrieving", message=f"searching for {request.k} sources")
+            searching = f"searching for {request.k} sources"
+            joined = self._joined_query(request)
+            if joined is not None:
+                searching += " for the follow-up with the question before it"
+            yield StatusEvent(phase="retrieving", message=searching, query=joined)
             while True:
                 item = await queue.get()
                 if isinstance(item, _Finished):
@@ -228,6 +232,15 @@ class RagEventStream(EventRunnable[RagEvent]):
             return None
         return checker.summary() if checker else GroundingSummary.empty()
 
+    def _joined_query(self, request: StreamRequest) -> str | None:
+        """What a follow-up that leans back searches first; None for any other question."""
+        plan = self.progressive
+        if plan is not None and plan.follow_up_search == "rewrite":
+            return None  # searched as written, then rewritten (the mode before joining)
+        if not needs_rewrite(request.question, request.chat_history):
+            return None
+        return follow_up_query(request.question, request.chat_history)
+
     async def _answer(
         self,
         request: StreamRequest,
@@ -249,12 +262,15 @@ class RagEventStream(EventRunnable[RagEvent]):
         }
         handled = _with_handler(config, handler)
         plan = self.progressive
-        follow_up = (
+        follow_up = (  # a follow-up with a rewrite wave
             plan is not None
             and plan.condenser is not None
+            and plan.follow_up_search != "joined"
             and needs_rewrite(request.question, request.chat_history)
         )
+        chain_input["search_query"] = self._joined_query(request) or request.question
         if not (request.progressive or follow_up):
+            del chain_input["search_query"]  # the chain joins a follow-up's itself
             output = await self.rag_chain.ainvoke(chain_input, handled)
             return Outcome(output["answer"])
         if plan is None:

@@ -4,9 +4,11 @@ It runs inside :class:`~callbacks.event_stream.RagEventStream`'s producer task a
 talks to the consumer only through the queue, in order:
 
 1. Wave 1 runs with the queue handler, so its ``source`` (and ``widening``) events
-   stream as usual. A follow-up's rewrite (:mod:`chains.conversation`) starts as soon
-   as wave 1's search is done (a ``status`` event, phase ``rewriting``), beside the
-   draft.
+   stream as usual; it searches the request's ``search_query`` (a follow-up joined to
+   the earlier question, :func:`~chains.follow_ups.follow_up_query`) or its question.
+   A follow-up's rewrite (:mod:`chains.conversation`), in the modes that have one,
+   starts as soon as wave 1's search is done (a ``status`` event, phase ``rewriting``),
+   beside the draft.
 2. A :class:`Draft` marker names the sources the coming generation is written from
    (the citation tracker's keys), then the draft's generation starts, streaming
    ``token`` events through the handler: on the top ``first_k`` sources in progressive
@@ -16,7 +18,10 @@ talks to the consumer only through the queue, in order:
 3. Each later wave runs *without* the handler (its chunks are not ``source`` events)
    and becomes one ``context_update``. A follow-up's first later wave searches its
    standalone question (the event carries it as ``query``), and the waves after it
-   search that question too. When a wave changes the context materially
+   search that question too. A rewrite that brings words from neither the conversation
+   nor the follow-up (:func:`~chains.follow_ups.foreign_words`) is discarded (a
+   ``status`` event, phase ``rewrite_discarded``), and the wave searches what wave 1
+   did, as after a failed rewrite. When a wave changes the context materially
    (:func:`~chains.progressive.changes_materially`), the generation in flight is
    cancelled (closing its model request), a ``revise`` event follows, and a new
    :class:`Draft` and generation start on the wave's ranking, in key order.
@@ -41,6 +46,7 @@ from langchain_core.runnables import RunnableConfig
 
 from chains.conversation import ChatMessage, as_messages, standalone_question
 from chains.events import ContextUpdateEvent, ReviseEvent, Source, StatusEvent
+from chains.follow_ups import foreign_words
 from chains.knowledge_bases import kb_option
 from chains.progressive import (
     ProgressivePlan,
@@ -86,7 +92,7 @@ async def run_progressive(
     """Answer ``request`` in waves; ``handled`` is ``config`` plus the queue handler.
 
     ``follows_up``: the question leans on its history (the caller has checked
-    :func:`~chains.conversation.needs_rewrite` and the plan's condenser), so a
+    :func:`~chains.follow_ups.needs_rewrite` and the plan's condenser), so a
     standalone-question wave comes first. ``progressive`` False is such a follow-up
     asked without progressive context: the draft is written from all of wave 1's
     sources, and the only later wave is the standalone question's.
@@ -98,7 +104,8 @@ async def run_progressive(
     waves += plan.waves if progressive else []
     draft_k = plan.first_k if progressive else k
     chat = as_messages(history)
-    documents = await plan.retriever.ainvoke(question, handled, k=k, filter=filter, **on_kb)
+    searched = request.get("search_query") or question
+    documents = await plan.retriever.ainvoke(searched, handled, k=k, filter=filter, **on_kb)
     if not documents and not follows_up:
         return Outcome(NOT_IN_KNOWLEDGE_BASE, waves=[])
     rewrite: asyncio.Task[str] | None = None
@@ -122,6 +129,10 @@ async def run_progressive(
             if retriever is None and rewrite is not None:
                 query = await rewrite
                 rewrite_ms = (time.perf_counter() - rewrite_started) * 1000
+                if foreign := foreign_words(query, question, history):
+                    await queue.put(_discarded(query, foreign))
+                if foreign or query == question:  # discarded, or no rewrite came
+                    query = searched
             search = retriever or plan.retriever
             found = await search.ainvoke(query, config, k=k, filter=filter, **on_kb)
             ranked = keys.sources_for(found)
@@ -165,6 +176,16 @@ async def run_progressive(
                 await asyncio.gather(task, return_exceptions=True)
     waves_used = sorted({wave_of[source.id] for source in context})
     return Outcome(answer, waves=waves_used, rewrite_ms=rewrite_ms)
+
+
+def _discarded(rewrite: str, foreign: Sequence[str]) -> StatusEvent:
+    """The ``status`` event of a rewrite that is not searched, naming the words it brought."""
+    words = ", ".join(repr(word) for word in foreign)
+    return StatusEvent(
+        phase="rewrite_discarded",
+        message=f"the rewrite {rewrite!r} was not searched: {words} appear neither in the "
+        "conversation nor in the question",
+    )
 
 
 def _reason(by: str, best: Sequence[Source], context: Sequence[Source]) -> str:

@@ -1,18 +1,16 @@
 """Conversations: the bounded chat history a follow-up carries, and its standalone question.
 
 A follow-up such as "and how does it scale?" searches badly on its own: "it" is in the
-history. The service answers it in two steps that never make the user wait:
+history. How it is searched is :mod:`chains.follow_ups`: joined to the earlier question,
+with no model call (``RAG_FOLLOW_UP_SEARCH=joined``, the default, measured best in bench
+section 15). This module holds the history itself and the model rewrite, which the other
+two modes use as a wave of its own:
 
-1. **Wave 1 searches the raw question** at once, so sources still stream in
-   milliseconds and the draft starts.
-2. **The condenser** rewrites the earlier question + the follow-up into a standalone
-   question (:data:`CONDENSE_PROMPT`, few-shot), and **wave 2** searches that. Its ranking is a
-   ``context_update`` that revises the answer only under the progressive material-change
-   rule (:func:`~chains.progressive.changes_materially`).
-
-The rewrite is skipped (:func:`needs_rewrite`) on a first turn, for a long question and
-for one that refers to nothing earlier; an empty or failed rewrite falls back to the raw
-question (:func:`standalone_question`), so it never fails an answer.
+- **The condenser** rewrites the earlier question + the follow-up into a standalone
+  question (:data:`CONDENSE_PROMPT`, few-shot); a wave searches it unless it brings words
+  found neither in the conversation nor in the follow-up
+  (:func:`~chains.follow_ups.foreign_words`). An empty or failed rewrite falls back to
+  the raw question (:func:`standalone_question`), so it never fails an answer.
 
 The answer prompt carries the history after the fixed instructions and sources
 (:data:`~chains.prompt.RAG_PROMPT`), trimmed to the newest messages that fit
@@ -53,13 +51,6 @@ REWRITE_MAX_WORDS = 30
 
 REWRITE_MAX_TOKENS = 48
 """Bound of the condenser's output: one question, not an essay."""
-
-_REFERS_BACK = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|he|she|him|her|his|there|"
-    r"former|latter|same|such|else|another|how so)\b|^\s*(and|but|or|so|also|what about)\b",
-    re.IGNORECASE,
-)
-"""Words that lean on an earlier turn: pronouns, "the latter", a leading "and"."""
 
 _ROLE_ALIASES = {"human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
@@ -140,21 +131,6 @@ def as_messages(history: Sequence[ChatMessage]) -> list[BaseMessage]:
         start_on="human",
         allow_partial=False,
     )
-
-
-def needs_rewrite(question: str, history: Sequence[ChatMessage]) -> bool:
-    """Whether ``question`` leans on ``history``: only then is it condensed.
-
-    Example:
-        >>> needs_rewrite("How does it scale?", [ChatMessage(role="user", content="Chroma?")])
-        True
-        >>> needs_rewrite("How does Chroma scale?", [])  # a first turn
-        False
-
-    """
-    if not history or len(question.split()) > REWRITE_MAX_WORDS:
-        return False
-    return bool(_REFERS_BACK.search(question)) or len(question.split()) <= 3
 
 
 CONDENSE_SYSTEM = "You rewrite follow-up questions so they name their subject. You never answer."

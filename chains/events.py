@@ -53,12 +53,19 @@ class SentWhenSet(EventModel):
         return {k: v for k, v in payload.items() if v is not None or k not in self._sent_when_set}
 
 
-class StatusEvent(EventModel):
-    """A phase change: ``retrieving``, ``widening``, ``generating``."""
+class StatusEvent(SentWhenSet):
+    """A phase change: ``retrieving``, ``widening``, ``rewriting``, ``generating``...
+
+    ``query`` is sent only on a follow-up's ``retrieving``: what its first search is for
+    (the follow-up joined to the earlier question).
+    """
+
+    _sent_when_set = frozenset({"query"})
 
     type: Literal["status"] = "status"
     phase: str
     message: str
+    query: str | None = None
 
 
 class Source(EventModel):

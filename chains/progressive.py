@@ -132,6 +132,11 @@ class ProgressivePlan:
     condenser: Runnable[dict[str, Any], str] | None = None
     """A follow-up's rewrite (:func:`~chains.conversation.build_condenser`): with it, a
     follow-up gets a standalone-question wave before the others; None: no such wave."""
+    follow_up_search: Literal["joined", "joined_rewrite", "rewrite"] = "joined"
+    """How a follow-up that leans back is searched: ``joined`` to the earlier question
+    (:func:`~chains.follow_ups.follow_up_query`) and nothing more; ``joined_rewrite``, then
+    the condenser's checked rewrite as wave 2; ``rewrite``, the follow-up as written, then
+    the rewrite. With either rewrite, the follow-up runs in waves."""
     follow_up_draft: Literal["at_once", "after_rewrite"] = "after_rewrite"
     """When a rewritten follow-up's draft starts: once the standalone wave has chosen its
     sources by the material-change rule, or at once on wave 1's (revised when the wave

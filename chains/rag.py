@@ -26,14 +26,9 @@ from langchain_core.runnables import (
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from chains.conversation import (
-    ChatHistory,
-    as_messages,
-    build_condenser,
-    needs_rewrite,
-    standalone_question,
-)
+from chains.conversation import ChatHistory, as_messages
 from chains.events import MetadataValue, Source
+from chains.follow_ups import follow_up_query, needs_rewrite
 from chains.knowledge_bases import KbName, kb_option
 from chains.prompt import RAG_PROMPT, format_sources
 
@@ -147,11 +142,12 @@ def build_rag_chain(
     the retriever finds nothing (see :mod:`chains.widening`), the answer is
     :data:`NOT_IN_KNOWLEDGE_BASE` and no model request is made.
 
-    A follow-up that leans on its history (:func:`~chains.conversation.needs_rewrite`) is
-    searched by its standalone question, written first: this chain's single ``sources``
-    chunk cannot be revised, so it waits for the rewrite. The typed event stream
-    (:mod:`callbacks.event_stream`) searches the raw question at once instead, and the
-    standalone question as a later wave.
+    A follow-up that leans on its history (:func:`~chains.follow_ups.needs_rewrite`) is
+    searched joined to the earlier question (:func:`~chains.follow_ups.follow_up_query`):
+    this chain's single ``sources`` chunk cannot be revised, and it does not wait for a
+    model rewrite that may have to be discarded. The typed event stream
+    (:mod:`callbacks.event_stream`) searches the same at once, and a checked standalone
+    question as a later wave.
 
     Example:
         >>> chain = build_rag_chain(ScoredRetriever(vectorstore=store), llm)
@@ -160,7 +156,6 @@ def build_rag_chain(
 
     """
     input_model: type[RagInput] = rag_input_model(default_k)
-    condenser = build_condenser(llm)
 
     def normalize(raw: Any) -> dict[str, Any]:
         request = input_model.model_validate(raw)
@@ -170,11 +165,11 @@ def build_rag_chain(
             "chat_history": as_messages(request.chat_history),
         }
 
-    async def search_query(request: dict[str, Any], config: RunnableConfig) -> str:
+    def search_query(request: dict[str, Any]) -> str:
         question, turns = request["question"], request["turns"]
         if not needs_rewrite(question, turns):
             return str(question)
-        return await standalone_question(condenser, question, turns, config)
+        return follow_up_query(question, turns)
 
     async def retrieve(request: dict[str, Any], config: RunnableConfig) -> list[Document]:
         return await retriever.ainvoke(

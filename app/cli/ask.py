@@ -89,7 +89,7 @@ async def print_events(events: AsyncIterator[RagEvent]) -> RagEvent | None:
                 f"[bold]{escape('[' + event.cite + ']')}[/bold] {event.score:.2f} "
                 f"{escape(str(where))}"
             )
-        elif event.type == "context_update" and event.query:
+        elif event.type in ("status", "context_update") and event.query:
             out.print(f"[dim]follow-up searched as: {escape(event.query)}[/dim]")
         elif event.type == "revise":
             out.print(f"\n[yellow]revised:[/yellow] [dim]{escape(event.reason)}[/dim]")

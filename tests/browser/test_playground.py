@@ -93,4 +93,4 @@ def test_playground_chat_history_is_a_conversation_that_the_follow_up_is_searche
     expect(page.get_by_text('"answer"').first).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Start")).to_be_visible(timeout=60_000)
     chunks = _decode_chunks(output.inner_text())
-    assert chunks[0]["sources"][0]["doc_id"] == "sse", "searched by the standalone question"
+    assert chunks[0]["sources"][0]["doc_id"] == "sse", "searched with the first question"

@@ -16,7 +16,7 @@ from sse_helpers import CLI, assert_well_formed_answer, of_type, read_events, sc
 
 from app.server import create_app
 from bench.scripted_llm import Script
-from chains.conversation import CONDENSE_SYSTEM
+from chains.conversation import _CONDENSE_EXAMPLES, CONDENSE_SYSTEM
 
 pytestmark = pytest.mark.anyio
 
@@ -28,47 +28,99 @@ HISTORY = [
 ]
 
 
-async def test_follow_up_whose_raw_question_misses_is_found_by_its_standalone_question(
-    live_server,
-):
+async def test_follow_up_is_found_at_once_by_its_earlier_question(live_server):
     """The sample knowledge base's case: "they" alone finds chunking, not SSE.
 
-    By default (``RAG_FOLLOW_UP_DRAFT=after_rewrite``) the raw question's sources stream
-    at once and the answer waits for the standalone wave: no draft to revise.
+    By default (``RAG_FOLLOW_UP_SEARCH=joined``) the follow-up is searched joined to the
+    earlier question, with no model rewrite and no second wave.
     """
     body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
     events = await read_events(live_server, json=body)
-    types, done = assert_well_formed_answer(events)
-    assert "sse" not in {s["doc_id"] for s in of_type(events, "source")}
-    (update,) = of_type(events, "context_update")
-    assert update["wave"] == 2 and update["total_waves"] == 2
-    assert update["query"] != FOLLOW_UP and "server-sent events" in update["query"].lower()
-    assert update["context_ids"][0] == "sse:0" and "sse:0" in update["new_ids"]
-    assert not of_type(events, "revise")
-    assert types.index("source") < types.index("context_update") < types.index("token")
-    phases = [s["phase"] for s in of_type(events, "status")]
-    assert phases == ["retrieving", "rewriting", "generating"]
-    assert done["waves"] and 2 in done["waves"]
-    assert done["metrics"]["ttft_ms"] > done["metrics"]["rewrite_ms"] > 0
-    assert done["metrics"]["ttfs_ms"] < done["metrics"]["rewrite_ms"], "sources came first"
-    assert done["metrics"]["wave1_ttft_ms"] is None, "written from wave 2, not a wave-1 draft"
+    _, done = assert_well_formed_answer(events)
+    assert of_type(events, "source")[0]["doc_id"] == "sse"
+    retrieving = of_type(events, "status")[0]
+    assert retrieving["phase"] == "retrieving" and retrieving["query"] == f"{FOLLOW_UP} {FIRST}"
+    assert "rewriting" not in {s["phase"] for s in of_type(events, "status")}
+    assert not of_type(events, "context_update") and "rewrite_ms" not in done["metrics"]
 
 
-async def test_follow_up_draft_at_once_drafts_from_the_raw_question_then_revises(
-    serve, kb_settings, embeddings
+async def test_follow_up_searched_as_written_misses_its_subject(serve, kb_settings, embeddings):
+    """``RAG_FOLLOW_UP_SEARCH=rewrite``, the mode before: wave 1 searches "they" alone."""
+    body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
+    as_written = kb_settings.model_copy(update={"follow_up_search": "rewrite"})
+    with serve(create_app(as_written, embeddings=embeddings)) as server:
+        alone = await read_events(server.url, json=body)
+    assert "sse" not in {s["doc_id"] for s in of_type(alone, "source")}
+    assert "query" not in of_type(alone, "status")[0]
+
+
+async def test_a_rewrite_that_agrees_with_wave_1_changes_nothing_and_the_draft_starts_at_once(
+    serve, kb_settings, embeddings, scripted_llm
 ):
-    """``RAG_FOLLOW_UP_DRAFT=at_once``: a draft at once, revised by the standalone wave."""
-    at_once = kb_settings.model_copy(update={"follow_up_draft": "at_once"})
-    with serve(create_app(at_once, embeddings=embeddings)) as server:
+    """``joined_rewrite`` drafting at once: the draft on wave 1's sources, kept by the rewrite."""
+    scripted_llm.script = Script(tokens=["How are server-sent events split?"])
+    mode = {"follow_up_search": "joined_rewrite", "follow_up_draft": "at_once"}
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, **mode)
+    with serve(app) as server:
         body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
         events = await read_events(server.url, json=body)
-    types, done = assert_well_formed_answer(events)
+    _, done = assert_well_formed_answer(events)
     (update,) = of_type(events, "context_update")
-    assert update["context_ids"][0] == "sse:0"
-    (revise,) = of_type(events, "revise")
-    assert "standalone question" in revise["reason"]
-    assert types.index("context_update") < types.index("revise") < len(types) - 1
-    assert done["waves"] and 2 in done["waves"]
+    assert update["query"] == "How are server-sent events split?"
+    assert update["context_ids"][0] == of_type(events, "source")[0]["id"] == "sse:0"
+    assert not of_type(events, "revise") and "rewrite_discarded" not in str(events)
+    assert done["metrics"]["wave1_ttft_ms"] is not None, "written from wave 1's draft"
+
+
+async def test_a_rewrite_bringing_the_prompt_examples_words_is_discarded_and_not_searched(
+    serve, kb_settings, embeddings, scripted_llm
+):
+    """Regression: SmolLM2 copied the condense prompt's "webhooks" into rewrites."""
+    scripted_llm.script = Script(tokens=["How are webhooks secured?"])
+    mode = {"follow_up_search": "joined_rewrite"}
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, **mode)
+    with serve(app) as server:
+        body = {"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY}
+        events = await read_events(server.url, json=body)
+    assert_well_formed_answer(events)
+    (discarded,) = [s for s in of_type(events, "status") if s["phase"] == "rewrite_discarded"]
+    assert "'webhooks'" in discarded["message"]
+    (update,) = of_type(events, "context_update")
+    assert update["query"] == f"{FOLLOW_UP} {FIRST}" and update["new_ids"] == []
+    assert "webhooks" not in str(of_type(events, "context_update")).lower()
+
+
+SAMPLE_FOLLOW_UPS = [
+    ("What is HNSW?", "Who created it?"),
+    ("What are server-sent events?", "How are they secured?"),
+    ("What is backpressure?", "How fast is it?"),
+    ("What is Chroma?", "How are they split?"),
+]
+"""Follow-ups shaped like the condense prompt's examples, so the model is tempted to copy."""
+
+
+@pytest.fixture(scope="module")
+def rewriting_server(kb_settings, embeddings, serve):
+    """The real engine with ``RAG_FOLLOW_UP_SEARCH=joined_rewrite``: a rewrite wave."""
+    mode = kb_settings.model_copy(update={"follow_up_search": "joined_rewrite"})
+    with serve(create_app(mode, embeddings=embeddings)) as server:
+        yield server.url
+
+
+@pytest.mark.parametrize(("first", "follow_up"), SAMPLE_FOLLOW_UPS)
+async def test_no_searched_rewrite_of_the_real_model_carries_an_example_subject(
+    rewriting_server, first, follow_up
+):
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": "I see."}]
+    body = {"question": follow_up, "k": 2, "chat_history": history}
+    events = await read_events(rewriting_server, json=body)
+    assert_well_formed_answer(events)
+    (update,) = of_type(events, "context_update")
+    searched = update["query"].lower()
+    for example in _CONDENSE_EXAMPLES:
+        subject = example["earlier"].split(" ", 2)[2].rstrip("?").lower()  # "What is Redis?"
+        if subject not in f"{first} {follow_up}".lower():
+            assert subject not in searched, (follow_up, update["query"])
 
 
 async def test_first_turn_with_empty_history_streams_as_a_question_without_history(
@@ -113,7 +165,8 @@ async def test_a_failed_rewrite_falls_back_to_the_raw_question_and_the_answer_en
     serve, kb_settings, embeddings, scripted_llm
 ):
     scripted_llm.script = Script(tokens=["An", " answer."], fail_first=1)
-    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, llm_max_retries=0)
+    mode = {"follow_up_search": "joined_rewrite", "llm_max_retries": 0}
+    app = scripted_app(kb_settings, embeddings, scripted_llm.base_url, **mode)
     with serve(app) as server:
         events = await read_events(
             server.url, json={"question": FOLLOW_UP, "k": 2, "chat_history": HISTORY}
@@ -123,7 +176,7 @@ async def test_a_failed_rewrite_falls_back_to_the_raw_question_and_the_answer_en
     assert first.body["messages"][0]["content"] == CONDENSE_SYSTEM, "the rewrite went first"
     assert answered.body["messages"][-1]["content"] == FOLLOW_UP
     (update,) = of_type(events, "context_update")
-    assert update["query"] == FOLLOW_UP and update["new_ids"] == []
+    assert update["query"] == f"{FOLLOW_UP} {FIRST}" and update["new_ids"] == []
     assert not of_type(events, "revise")
     assert "".join(p["content"] for _, t, p in events if t == "token") == "An answer."
 
@@ -150,7 +203,7 @@ async def test_bad_history_is_a_422_naming_chat_history_before_any_event(kb_app,
     assert "event:" not in response.text
 
 
-async def test_remote_runnable_follow_up_with_message_objects_gets_the_standalone_wave(
+async def test_remote_runnable_follow_up_with_message_objects_is_searched_joined(
     live_server, remote_runnable
 ):
     events = remote_runnable(f"{live_server}/rag/events")
@@ -160,14 +213,14 @@ async def test_remote_runnable_follow_up_with_message_objects_gets_the_standalon
     ]
     types = [e["type"] for e in seen]
     assert types[-1] == "done" and "error" not in types
-    (update,) = [e for e in seen if e["type"] == "context_update"]
-    assert update["context_ids"][0] == "sse:0"
+    assert seen[0]["type"] == "status" and seen[0]["query"] == f"{FOLLOW_UP} {FIRST}"
+    assert next(e for e in seen if e["type"] == "source")["id"] == "sse:0"
 
 
-async def test_rag_chain_invoke_with_history_retrieves_for_the_standalone_question(
+async def test_rag_chain_invoke_with_history_retrieves_for_the_joined_question(
     live_server, remote_runnable
 ):
-    """The chain's one ``sources`` chunk waits for the rewrite, then holds what it found."""
+    """The chain's one ``sources`` chunk holds what the joined question found, unrevised."""
     rag = remote_runnable(f"{live_server}/rag")
     result = await rag.ainvoke({"question": FOLLOW_UP, "k": 3, "chat_history": HISTORY})
     assert result["sources"][0]["doc_id"] == "sse"
@@ -176,7 +229,7 @@ async def test_rag_chain_invoke_with_history_retrieves_for_the_standalone_questi
     assert "sse" not in {s["doc_id"] for s in alone["sources"]}
 
 
-def test_cli_chat_sends_the_history_so_the_follow_up_is_rewritten(live_server):
+def test_cli_chat_sends_the_history_so_the_follow_up_finds_its_subject(live_server):
     dialogue = f"{FIRST}\n{FOLLOW_UP}\n/new\n{FOLLOW_UP}\n"
     result = subprocess.run(
         [str(CLI), "chat", "--url", live_server, "-k", "3"],

@@ -1,4 +1,4 @@
-"""Conversation history: validation, trimming, when to rewrite, and the rewrite's fallbacks."""
+"""Conversation history: validation, trimming, and the rewrite's fallbacks."""
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
@@ -12,7 +12,6 @@ from chains.conversation import (
     ChatMessage,
     as_messages,
     clean_rewrite,
-    needs_rewrite,
     standalone_question,
 )
 from chains.prompt import RAG_PROMPT, SYSTEM_TEMPLATE
@@ -72,23 +71,6 @@ def test_as_messages_keeps_the_newest_turns_that_fit_starting_on_a_question():
     assert isinstance(kept[0], HumanMessage)
     assert [m.content for m in kept] == [m.content for m in history[-len(kept) :]]
     assert sum(len(m.content) for m in kept) / 4 <= HISTORY_PROMPT_TOKENS
-
-
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("How does it scale?", True),
-        ("And the other one?", True),
-        ("Why?", True),
-        ("What about Chroma?", True),
-        ("What does Chroma store in embedded mode?", False),
-        ("Explain " + "very " * 30 + "long questions about it", False),
-    ],
-)
-def test_needs_rewrite_only_for_a_follow_up_that_refers_back(question, expected):
-    history = [ChatMessage.model_validate(m) for m in TURN]
-    assert needs_rewrite(question, history) is expected
-    assert needs_rewrite(question, []) is False
 
 
 @pytest.mark.parametrize(
