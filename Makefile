@@ -139,8 +139,8 @@ lint: install-test
 	$(VENV)/bin/ruff check app chains callbacks tests examples bench notebooks
 	$(VENV)/bin/mypy
 
-# About 45 minutes (24.2 measured, plus 8 for section 14 and 12 for section 15, each measured on
-# its own); writes bench/report.md and the charts.
+# About an hour (24.2 min measured, plus 8 for section 14, 24 for section 15 and 3 for section
+# 21, each measured on its own); writes bench/report.md and the charts.
 bench: install-test
 	@$(PARALLEL) $(VENV)/.installed-bench
 	$(PY) -m bench

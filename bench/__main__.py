@@ -150,7 +150,7 @@ async def main(work: Path) -> list[Section]:
         log("14. server mode: Chroma server, one worker vs two")
         sections.append(scale_out.section(await scale_out.run(work, logs)))
 
-        log("15. conversations: follow-up recall and timing, both draft modes")
+        log("15. conversations: follow-up search modes on git and Python docs dialogues")
         sections.append(conversation.section(await conversation.run(work, logs)))
 
         log("16. knowledge bases: listing and deleting at 10k chunks")
