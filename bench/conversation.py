@@ -1,21 +1,16 @@
 """Section 15: conversations. How a follow-up is searched, on two corpora, on the real engine.
 
-Two dialogue sets:
-
-- **git**: 32 two-turn dialogues over Debian's git documentation (``git-doc``, 247 pages),
-  written by hand before any search ran on it (:mod:`bench.git_docs_dialogues`); a
-  follow-up is found when one of its pages is among the sources (recall@4 by document).
-- **python**: 48 dialogues drawn from the Python documentation (section 11's corpus):
-  the first turn one of section 11's API questions ("What does pathlib.Path.stat do?"),
-  the follow-up a pronoun question from :data:`FOLLOW_UPS`; found when the name's
-  defining passage is among the sources (and, by document, its chapter).
+- **git**: 32 dialogues over Debian's git documentation, written before any search ran
+  on it (:mod:`bench.git_docs_dialogues`); found = one of its pages among the sources.
+- **python**: 48 dialogues from the Python documentation (section 11's corpus), an API
+  question then a pronoun follow-up (:data:`FOLLOW_UPS`); found = the name's defining
+  passage among the sources (by document: its chapter).
 
 Each dialogue runs live through ``/rag/sse``: the first turn, then the follow-up with the
 first turn's real answer as ``chat_history``, on four apps sharing one engine that differ
 only in how a follow-up is searched (:data:`CONFIGS`), in a rotating order per dialogue.
-Read off each follow-up's own events: wave 1's sources, the rewrite wave's ranking, and
-the context the answer that stood was written from (the rewrite wave's ranking when its
-best chunk is new to wave 1, the material-change rule, else wave 1's).
+Read off each follow-up's own events: wave 1's sources, and the sources of the answer
+that stood (the rewrite wave's ranking when its best chunk is new to wave 1).
 """
 
 from __future__ import annotations
@@ -28,6 +23,7 @@ from typing import Any
 import httpx
 
 from bench.git_docs_dialogues import DIALOGUES as GIT_DIALOGUES
+from bench.git_docs_dialogues import git_documents
 from bench.harness import fmt, free_port, run_alone, start_app, summary, timed_payloads
 from bench.python_docs import api_questions, documents
 from bench.report import Section
@@ -44,7 +40,6 @@ FOLLOW_UPS = (
     "When should I use it?",
     "Can you show an example of it?",
 )
-GIT_ROOT = Path("/usr/share/doc/git-doc")
 CONFIGS: dict[str, dict[str, str]] = {
     "joined (default)": {"follow_up_search": "joined"},
     "joined, then the rewrite; wait": {
@@ -67,20 +62,6 @@ EXAMPLE_WORDS = {
     if len(word) > 4
 }
 """The condense prompt's example subjects (Redis, Kubernetes, webhooks, created, secured)."""
-
-
-def git_documents() -> list[InputDocument]:
-    """Every page of ``git-doc`` (``apt-get install git-doc``), its id the file name."""
-    if not GIT_ROOT.is_dir():
-        raise SystemExit(f"{GIT_ROOT} is missing: apt-get install git-doc (make bench does)")
-    return [
-        InputDocument(
-            id=path.stem,
-            content=path.read_text(encoding="utf-8", errors="replace"),
-            metadata={"source": f"git-doc/{path.name}"},
-        )
-        for path in sorted(GIT_ROOT.glob("*.txt"))
-    ]
 
 
 def dialogue_sets(chapters: list[InputDocument]) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Two-turn dialogues over Debian's git documentation, for follow-up search (section 15).
+"""Debian's git documentation and two-turn dialogues over it, for follow-up search (section 15).
 
 Written by hand on 2026-12-05 before any search ran on this corpus: a first question in
 plain words, then a follow-up that leans on it ("it", "them", "that", or naming nothing),
@@ -9,6 +9,11 @@ A follow-up's answer is found when any of its pages is among the sources.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from chains.chunking import InputDocument
+
+GIT_ROOT = Path("/usr/share/doc/git-doc")
 
 
 @dataclass(frozen=True)
@@ -216,3 +221,17 @@ DIALOGUES = [
     ),
 ]
 """32 dialogues; every page named exists in ``git-doc`` 2.39."""
+
+
+def git_documents() -> list[InputDocument]:
+    """Every page of ``git-doc`` (``apt-get install git-doc``), its id the file name."""
+    if not GIT_ROOT.is_dir():
+        raise SystemExit(f"{GIT_ROOT} is missing: apt-get install git-doc (make bench does)")
+    return [
+        InputDocument(
+            id=path.stem,
+            content=path.read_text(encoding="utf-8", errors="replace"),
+            metadata={"source": f"git-doc/{path.name}"},
+        )
+        for path in sorted(GIT_ROOT.glob("*.txt"))
+    ]

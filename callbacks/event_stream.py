@@ -47,7 +47,7 @@ from chains.events import (
     TokenEvent,
     TtftEvent,
 )
-from chains.follow_ups import follow_up_query, needs_rewrite
+from chains.follow_ups import joined_search, needs_rewrite
 from chains.grounding import GroundingCheck, LiveGrounding
 from chains.progressive import ProgressivePlan
 from chains.rag import rag_input_model
@@ -145,10 +145,9 @@ class RagEventStream(EventRunnable[RagEvent]):
                 queue.put_nowait(_GROUNDED)
 
         try:
-            searching = f"searching for {request.k} sources"
             joined = self._joined_query(request)
-            if joined is not None:
-                searching += " for the follow-up with the question before it"
+            with_it = " for the follow-up with the question before it" if joined else ""
+            searching = f"searching for {request.k} sources{with_it}"
             yield StatusEvent(phase="retrieving", message=searching, query=joined)
             while True:
                 item = await queue.get()
@@ -234,12 +233,8 @@ class RagEventStream(EventRunnable[RagEvent]):
 
     def _joined_query(self, request: StreamRequest) -> str | None:
         """What a follow-up that leans back searches first; None for any other question."""
-        plan = self.progressive
-        if plan is not None and plan.follow_up_search == "rewrite":
-            return None  # searched as written, then rewritten (the mode before joining)
-        if not needs_rewrite(request.question, request.chat_history):
-            return None
-        return follow_up_query(request.question, request.chat_history)
+        mode = self.progressive.follow_up_search if self.progressive else "joined"
+        return joined_search(request.question, request.chat_history, mode)
 
     async def _answer(
         self,
@@ -248,11 +243,7 @@ class RagEventStream(EventRunnable[RagEvent]):
         handler: QueueCallbackHandler,
         queue: asyncio.Queue[Any],
     ) -> Outcome:
-        """Run the plain chain, or the plan's waves, with the handler attached.
-
-        A follow-up that leans on its history runs in waves even when not progressive:
-        the raw question's sources at once, its standalone question as wave 2.
-        """
+        """Run the plain chain, or waves (progressive, or a follow-up's rewrite), handled."""
         chain_input = {
             "question": request.question,
             "k": request.k,
@@ -262,19 +253,14 @@ class RagEventStream(EventRunnable[RagEvent]):
         }
         handled = _with_handler(config, handler)
         plan = self.progressive
-        follow_up = (  # a follow-up with a rewrite wave
-            plan is not None
-            and plan.condenser is not None
-            and plan.follow_up_search != "joined"
-            and needs_rewrite(request.question, request.chat_history)
-        )
-        chain_input["search_query"] = self._joined_query(request) or request.question
-        if not (request.progressive or follow_up):
-            del chain_input["search_query"]  # the chain joins a follow-up's itself
+        leans = needs_rewrite(request.question, request.chat_history)
+        follow_up = bool(plan and plan.condenser and plan.follow_up_search != "joined" and leans)
+        if not (request.progressive or follow_up):  # the chain joins a follow-up's itself
             output = await self.rag_chain.ainvoke(chain_input, handled)
             return Outcome(output["answer"])
         if plan is None:
             raise StreamingRagError("progressive mode is not configured on this stream")
+        chain_input["search_query"] = self._joined_query(request) or request.question
         return await run_progressive(
             plan,
             chain_input,

@@ -86,6 +86,18 @@ def follow_up_query(question: str, history: Sequence[ChatMessage]) -> str:
     return f"{question} {earlier_question(history)}".strip()
 
 
+def joined_search(
+    question: str, history: Sequence[ChatMessage], mode: str = "joined"
+) -> str | None:
+    """What ``question`` searches first in a ``RAG_FOLLOW_UP_SEARCH`` mode, if not itself.
+
+    The joined text for a follow-up that leans back; None for the question as written.
+    """
+    if mode == "rewrite" or not needs_rewrite(question, history):
+        return None
+    return follow_up_query(question, history)
+
+
 def _stem(word: str) -> str:
     """A word without a plural or verb ending, so "webhook" and "webhooks" are one."""
     for ending in ("ing", "ed", "es", "s"):
