@@ -38,7 +38,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from app.auth.principal import Principal
+from app.auth.principal import Action, Principal
 from app.deps import open_kb, stream_request
 from app.protocols.mcp_results import (
     DOCUMENT_TEMPLATE,
@@ -143,7 +143,7 @@ class _Tools:
             raise ToolError(caller.unresolved)
         return caller
 
-    async def _open(self, ctx: Context, kb: str, action: Any = "read") -> KnowledgeBase:  # type: ignore[type-arg]
+    async def _open(self, ctx: Context, kb: str, action: Action = "read") -> KnowledgeBase:  # type: ignore[type-arg]
         with _refusals():
             return await open_kb(self.services, self._caller(ctx), kb, action)
 
@@ -252,14 +252,13 @@ class _Tools:
         base = await self._open(ctx, kb, "write")
         metadata = {key: value for key, value in (("title", title), ("source", source)) if value}
         chunks, size = 0, 0
+        run = base.ingestor.run([{"id": doc_id, "content": text, "metadata": metadata}])
         with _refusals():
-            async for event in base.ingestor.run(
-                [{"id": doc_id, "content": text, "metadata": metadata}]
-            ):
+            async for event in self.services.metrics.observe_ingest(run):  # as POST /index
                 if isinstance(event, DocErrorEvent | ErrorEvent):
                     raise ToolError(f"not indexed: {event.model_dump(exclude={'type'})}")
-                if isinstance(event, DocStageEvent) and event.num_chunks is not None:
-                    chunks = event.num_chunks
+                if isinstance(event, DocStageEvent) and event.stage == "ready":
+                    chunks = event.num_chunks_indexed or 0
                 if isinstance(event, PipelineDoneEvent):
                     size = event.collection_size
         return WriteResult(kb=base.name, doc_id=doc_id, chunks=chunks, collection_size=size)

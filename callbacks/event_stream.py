@@ -131,8 +131,10 @@ class RagEventStream(EventRunnable[RagEvent]):
         started = time.perf_counter()
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.maxsize)
         handler = QueueCallbackHandler(queue, stream_sources=request.stream_sources)
+        mode = self.progressive.follow_up_search if self.progressive else "joined"
+        joined = joined_search(request.question, request.chat_history, mode)  # None: as asked
         producer = asyncio.create_task(
-            _produce(self._answer(request, config, handler, queue), queue)
+            _produce(self._answer(request, joined, config, handler, queue), queue)
         )
         metrics = StreamClock(started)
         tracker: CitationTracker | None = None
@@ -145,7 +147,6 @@ class RagEventStream(EventRunnable[RagEvent]):
                 queue.put_nowait(_GROUNDED)
 
         try:
-            joined = self._joined_query(request)
             with_it = " for the follow-up with the question before it" if joined else ""
             searching = f"searching for {request.k} sources{with_it}"
             yield StatusEvent(phase="retrieving", message=searching, query=joined)
@@ -231,19 +232,18 @@ class RagEventStream(EventRunnable[RagEvent]):
             return None
         return checker.summary() if checker else GroundingSummary.empty()
 
-    def _joined_query(self, request: StreamRequest) -> str | None:
-        """What a follow-up that leans back searches first; None for any other question."""
-        mode = self.progressive.follow_up_search if self.progressive else "joined"
-        return joined_search(request.question, request.chat_history, mode)
-
     async def _answer(
         self,
         request: StreamRequest,
+        joined: str | None,
         config: RunnableConfig | None,
         handler: QueueCallbackHandler,
         queue: asyncio.Queue[Any],
     ) -> Outcome:
-        """Run the plain chain, or waves (progressive, or a follow-up's rewrite), handled."""
+        """Run the plain chain, or waves (progressive, or a follow-up's rewrite), handled.
+
+        ``joined`` is what a follow-up that leans back searches first (None: the question).
+        """
         chain_input = {
             "question": request.question,
             "k": request.k,
@@ -260,7 +260,7 @@ class RagEventStream(EventRunnable[RagEvent]):
             return Outcome(output["answer"])
         if plan is None:
             raise StreamingRagError("progressive mode is not configured on this stream")
-        chain_input["search_query"] = self._joined_query(request) or request.question
+        chain_input["search_query"] = joined or request.question
         return await run_progressive(
             plan,
             chain_input,

@@ -111,7 +111,8 @@ def foreign_words(rewrite: str, question: str, history: Sequence[ChatMessage]) -
 
     A rewrite may only restate what was said: a subject it brings from elsewhere (the
     condense prompt's examples, or the model's own guess) would search for something
-    nobody asked. Stop words and :data:`_GENERIC` question words are allowed.
+    nobody asked. Stop words and :data:`_GENERIC` question words (each its own stem) are
+    allowed.
 
     Example:
         >>> foreign_words("How are webhooks secured?", "How are they secured?",
@@ -121,8 +122,4 @@ def foreign_words(rewrite: str, question: str, history: Sequence[ChatMessage]) -
     """
     said = " ".join([question, *(message.content for message in history)])
     known = {_stem(word) for word in keyword_terms(said)} | _GENERIC
-    return [
-        word
-        for word in dict.fromkeys(keyword_terms(rewrite))
-        if _stem(word) not in known and word not in _GENERIC
-    ]
+    return [word for word in dict.fromkeys(keyword_terms(rewrite)) if _stem(word) not in known]

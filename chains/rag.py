@@ -28,7 +28,7 @@ from pydantic.fields import FieldInfo
 
 from chains.conversation import ChatHistory, as_messages
 from chains.events import MetadataValue, Source
-from chains.follow_ups import follow_up_query, needs_rewrite
+from chains.follow_ups import joined_search
 from chains.knowledge_bases import KbName, kb_option
 from chains.prompt import RAG_PROMPT, format_sources
 
@@ -166,10 +166,8 @@ def build_rag_chain(
         }
 
     def search_query(request: dict[str, Any]) -> str:
-        question, turns = request["question"], request["turns"]
-        if not needs_rewrite(question, turns):
-            return str(question)
-        return follow_up_query(question, turns)
+        question: str = request["question"]
+        return joined_search(question, request["turns"]) or question
 
     async def retrieve(request: dict[str, Any], config: RunnableConfig) -> list[Document]:
         return await retriever.ainvoke(
