@@ -14,6 +14,7 @@ from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field, field_validator
 
+from chains.chunk_context import DocumentContext
 from chains.events import MetadataValue
 
 MAX_DOCUMENT_CHARS = 2_000_000
@@ -66,12 +67,18 @@ def build_splitter(
     )
 
 
-def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter) -> list[Document]:
+def chunk_document(
+    doc: InputDocument, splitter: RecursiveCharacterTextSplitter, *, context: bool = True
+) -> list[Document]:
     """Split ``doc`` into chunks whose ids and metadata tie them to the document.
 
+    With ``context``, each chunk's ``context`` metadata holds the header it is embedded
+    and keyword-indexed with: its document's title, the headings above it and the
+    document's summary line (:mod:`chains.chunk_context`).
     A piece that is only whitespace (a document's trailing newlines) is not a chunk.
     """
     pieces = [p for p in splitter.create_documents([doc.content]) if p.page_content.strip()]
+    about = DocumentContext(doc.content, doc.metadata) if context else None
     return [
         Document(
             id=f"{doc.doc_id}:{position}",
@@ -81,7 +88,14 @@ def chunk_document(doc: InputDocument, splitter: RecursiveCharacterTextSplitter)
                 **piece.metadata,
                 "doc_id": doc.doc_id,
                 "chunk_index": position,
+                **({"context": about.header(_text_start(piece))} if about else {}),
             },
         )
         for position, piece in enumerate(pieces)
     ]
+
+
+def _text_start(piece: Document) -> int:
+    """Where a piece's text starts, past its edge whitespace: at a heading it begins with."""
+    text = piece.page_content
+    return int(piece.metadata["start_index"]) + len(text) - len(text.lstrip())

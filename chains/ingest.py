@@ -31,6 +31,7 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from chains.chunk_context import embedded_text
 from chains.chunking import InputDocument, chunk_document
 from chains.errors import DocumentNotFoundError, IndexingError, error_event_for
 from chains.ingest_events import (
@@ -161,6 +162,7 @@ class Ingestor:
         splitter: RecursiveCharacterTextSplitter,
         *,
         lock: AbstractContextManager[object] | None = None,
+        chunk_context: bool = True,
     ) -> None:
         if store.embeddings is None:
             raise ValueError("the vector store needs an embedding function to ingest")
@@ -168,6 +170,7 @@ class Ingestor:
         self.embeddings = store.embeddings
         self.splitter = splitter
         self.lock = lock
+        self.chunk_context = chunk_context  # embed chunks with their document's header
 
     async def run(self, documents: Sequence[Any]) -> AsyncIterator[IngestEvent]:
         """Yield the events of indexing ``documents``.
@@ -225,12 +228,12 @@ class Ingestor:
         """The stages of one document, each reported as it is reached."""
         stage = functools.partial(DocStageEvent, doc_id=doc.doc_id, index=index)
         yield stage(stage="received")
-        chunks = chunk_document(doc, self.splitter)
+        chunks = chunk_document(doc, self.splitter, context=self.chunk_context)
         yield stage(stage="chunked", num_chunks=len(chunks))
         yield stage(stage="embedding", num_chunks=len(chunks))
         try:
             vectors = await asyncio.to_thread(
-                self.embeddings.embed_documents, [c.page_content for c in chunks]
+                self.embeddings.embed_documents, [embedded_text(c) for c in chunks]
             )
         except Exception as exc:
             raise IndexingError("the embedding model failed on this document") from exc

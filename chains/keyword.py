@@ -35,6 +35,7 @@ from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, PrivateAttr
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from chains.chunk_context import embedded_text
 from chains.retriever import MetadataFilter, annotate
 from chains.store import changed_at
 from chains.versions import newest_only
@@ -128,11 +129,7 @@ class KeywordRetriever(BaseRetriever):
                 ]
                 rows = newest_only(range(len(every)), chunk=every.__getitem__)
                 docs = [every[row] for row in rows]
-                bm25 = (
-                    BM25Retriever.from_documents(docs, preprocess_func=keyword_terms)
-                    if docs
-                    else None
-                )
+                bm25 = _index(docs) if docs else None
                 # An empty collection has no vectors to shape (and no BM25 index).
                 vectors = (
                     np.asarray(data["embeddings"], dtype=np.float32)[rows].reshape(len(docs), -1)
@@ -179,6 +176,18 @@ class KeywordRetriever(BaseRetriever):
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **options: Any
     ) -> list[Document]:
         return await run_in_executor(None, self._search, query, **options)
+
+
+def _index(docs: list[Document]) -> BM25Retriever:
+    """BM25 over each chunk's header and text; its hits are the chunks themselves.
+
+    The header is :func:`~chains.chunk_context.embedded_text`'s, as the embedding's.
+    """
+    bm25 = BM25Retriever.from_texts(
+        [embedded_text(doc) for doc in docs], preprocess_func=keyword_terms
+    )
+    bm25.docs = docs
+    return bm25
 
 
 def _matches(metadata: dict[str, Any], filter: MetadataFilter) -> bool:
