@@ -62,9 +62,7 @@ class GroundingCheck:
     timeout_s: float = 30.0
     stored: StoredVectors | None = None
 
-    def start(
-        self, sources: Sequence[Source], kb: str, wake: Callable[[], None]
-    ) -> LiveGrounding:
+    def start(self, sources: Sequence[Source], kb: str, wake: Callable[[], None]) -> LiveGrounding:
         """Check one answer written from ``sources`` of ``kb``; ``wake`` when results wait."""
         return LiveGrounding(self, sources, kb, wake)
 
@@ -175,9 +173,15 @@ class LiveGrounding:
             self._complete = False
 
     async def _source_vectors(self) -> list[Sequence[float]]:
-        """Each source's vector: the store's when it has it, else embedded now."""
+        """Each source's vector: the store's when it has it, else embedded now.
+
+        A chunk stored with its document's header (:mod:`chains.chunk_context`) was
+        embedded with it, and a merged source (:mod:`chains.diversity`) was never stored
+        whole: both are embedded as the reader sees them, so a sentence is checked against
+        the text shown, not against a title.
+        """
         stored: Mapping[str, Sequence[float]] = {}
-        ids = [s.id for s in self._sources if s.id is not None]
+        ids = [s.id for s in self._sources if s.id is not None and "context" not in s.metadata]
         if self._check.stored is not None and ids:
             try:
                 stored = await asyncio.to_thread(self._check.stored, self._kb, ids)

@@ -47,6 +47,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
+from chains.diversity import CANDIDATES_PER_SOURCE, diversify
 from chains.events import Source, cite_key
 from chains.keyword import KeywordRetriever, exact_terms
 from chains.retriever import MetadataFilter, ScoredRetriever
@@ -76,12 +77,15 @@ class HybridRetriever(BaseRetriever):
     keyword: KeywordRetriever
     exact_terms_only: bool = True
     """Fuse only when the question names an exact term; otherwise rank by vector alone."""
+    per_document: int = 0
+    """At most this many sources per document (:mod:`chains.diversity`); 0: no cap."""
 
     def _search(self, query: str, k: int, filter: MetadataFilter | None) -> Runnable[str, Any]:
         where = dict(filter or {})
+        pool = CANDIDATES_PER_SOURCE * k if self.per_document else k
         if self.exact_terms_only and not exact_terms(query):
-            return self.vector.bind(k=k, filter=where)
-        options = {"k": 2 * k, "filter": where}
+            return self.vector.bind(k=pool, filter=where)
+        options = {"k": max(2 * k, pool), "filter": where}
         return EnsembleRetriever(
             retrievers=[self.vector.bind(**options), self.keyword.bind(**options)],
             weights=[0.5, 0.5],
@@ -100,7 +104,7 @@ class HybridRetriever(BaseRetriever):
         ranked = self._search(query, k, filter).invoke(
             query, {"callbacks": run_manager.get_child()}
         )
-        return list(ranked[:k])
+        return diversify(ranked, k, self.per_document)
 
     async def _aget_relevant_documents(
         self,
@@ -114,7 +118,7 @@ class HybridRetriever(BaseRetriever):
         ranked = await self._search(query, k, filter).ainvoke(
             query, {"callbacks": run_manager.get_child()}
         )
-        return list(ranked[:k])
+        return diversify(ranked, k, self.per_document)
 
 
 @dataclass(frozen=True)

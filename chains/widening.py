@@ -1,8 +1,9 @@
 """Incremental search: widen only when the first search is weak, and say so.
 
-A search *clears* when its best hit scores at least ``min_score`` (cosine similarity,
-``RAG_MIN_SCORE``). When the first search does not clear, the search widens in these
-steps, stopping at the first that clears:
+A search *clears* when its best hit scores at least ``min_score`` (its score as
+:class:`~chains.retriever.ScoredRetriever` gives it, ``RAG_MIN_SCORE``). When the first
+search does not clear, the search widens in these steps, stopping at the first that
+clears:
 
 1. **A larger k**: ``4 * k`` candidates. Chroma's HNSW index is approximate; a wider
    search explores more of it and can surface closer chunks the narrow one missed.
@@ -12,8 +13,11 @@ steps, stopping at the first that clears:
    question's IDF weight (:data:`~chains.keyword.KEYWORD_MIN_COVERAGE`), which is how an
    error code or a rare name the embeddings miss is still found.
 
-Each step is announced as a LangChain custom event ``widening`` (``step``, ``message``),
-which the callback handler turns into a ``status`` event with ``phase: "widening"``.
+With ``per_document`` each step ranks ten times as many candidates and keeps its best
+``k`` sources by :func:`~chains.diversity.diversify` (so many per document, neighbours
+merged). Each step is announced as a LangChain custom event ``widening`` (``step``,
+``message``), which the callback handler turns into a ``status`` event with
+``phase: "widening"``.
 When no step clears, the retriever returns no documents, and the RAG chain answers
 :data:`~chains.rag.NOT_IN_KNOWLEDGE_BASE` without calling the model.
 """
@@ -35,7 +39,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
-from chains.events import cite_key
+from chains.diversity import CANDIDATES_PER_SOURCE, diversify
 from chains.keyword import KEYWORD_MIN_COVERAGE, KeywordRetriever
 from chains.retriever import MetadataFilter, ScoredRetriever
 
@@ -72,6 +76,9 @@ class WideningRetriever(BaseRetriever):
     vector: ScoredRetriever
     keyword: KeywordRetriever
     min_score: float = Field(0.0, ge=0.0, le=1.0)
+    per_document: int = Field(0, ge=0)
+    """At most this many sources per document, neighbours merged (:mod:`chains.diversity`);
+    0: the ranking as it is."""
 
     def _steps(
         self, query: str, k: int, filter: MetadataFilter
@@ -95,17 +102,21 @@ class WideningRetriever(BaseRetriever):
     def _vector_hits(
         self, query: str, k: int, candidates: int, filter: MetadataFilter
     ) -> list[Document]:
-        """The top ``k`` of ``candidates`` vector hits, or none when the best is weak."""
-        hits = self.vector._search(query, candidates, filter)
-        return hits[:k] if hits and hits[0].metadata["score"] >= self.min_score else []
+        """The best ``k`` sources of ``candidates`` vector hits, or none when the best is weak."""
+        hits = self.vector._search(query, self._pool(candidates), filter)
+        if not hits or hits[0].metadata["score"] < self.min_score:
+            return []
+        return diversify(hits, k, self.per_document)
 
     def _keyword_hits(self, query: str, k: int) -> list[Document]:
         """Keyword hits that hold enough of the question, cited in their new rank order."""
-        hits = self.keyword._search(query, k, None)
+        hits = self.keyword._search(query, self._pool(k), None)
         found = [hit for hit in hits if hit.metadata["coverage"] >= KEYWORD_MIN_COVERAGE]
-        for rank, hit in enumerate(found):
-            hit.metadata["cite"] = cite_key(rank)
-        return found
+        return diversify(found, k, self.per_document)
+
+    def _pool(self, candidates: int) -> int:
+        """How many hits to rank: more when some may give their slot to another document."""
+        return CANDIDATES_PER_SOURCE * candidates if self.per_document else candidates
 
     def _nothing(self) -> str:
         return f"nothing in the knowledge base scores {self.min_score:.2f} or more"
