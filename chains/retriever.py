@@ -2,7 +2,9 @@
 
 LangChain's ``VectorStoreRetriever`` drops scores, and the relevance-score path warns on
 negative cosine similarities. We ask Chroma for distances (cosine space) and store
-``1 - distance``, clamped to 0..1, in ``metadata["score"]``. Each hit also gets
+``1 - distance``, clamped to 0..1, in ``metadata["score"]``; with a ``title_weight`` the
+score blends in the similarity of the hit's document card and the hits are ranked by it
+(:mod:`chains.title_boost`). Each hit also gets
 ``metadata["cite"]``, the rank-based key (:func:`~chains.events.cite_key`) the prompt
 tells the model to cite, so the callback handler, the prompt and the citation tracker
 all agree on it. Of each document, only the newest version's chunks are kept
@@ -24,10 +26,11 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from chains.errors import SearchTimeoutError
 from chains.events import MetadataValue, cite_key
+from chains.title_boost import DocumentCards, boosted
 from chains.versions import newest_only
 
 MetadataFilter = Mapping[str, MetadataValue]
@@ -63,6 +66,10 @@ class ScoredRetriever(BaseRetriever):
     timeout_s: float | None = None
     """Bound of one async search (embedding the question, then the query): past it the
     answer ends with ``search_timeout`` instead of waiting on a stuck model or store."""
+    title_weight: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of a hit's score that is its document card's similarity
+    (:mod:`chains.title_boost`); 0: the chunk's own similarity alone."""
+    _cards: DocumentCards | None = PrivateAttr(default=None)
 
     def _search(
         self, query: str, k: int | None = None, filter: MetadataFilter | None = None
@@ -73,9 +80,13 @@ class ScoredRetriever(BaseRetriever):
             vector, k=k or self.k, filter=chroma_where(filter)
         )
         current = newest_only(hits, chunk=lambda hit: hit[0])
-        return [
+        found = [
             annotate(doc, 1.0 - distance, rank) for rank, (doc, distance) in enumerate(current)
         ]
+        if not self.title_weight:
+            return found
+        self._cards = self._cards or DocumentCards(self.vectorstore)
+        return boosted(found, self._cards.similarity(vector), self.title_weight)
 
     # LangChain passes per-call ``k`` and ``filter`` to these hooks as keyword options.
     def _get_relevant_documents(
