@@ -181,11 +181,20 @@ class KeywordRetriever(BaseRetriever):
 def _index(docs: list[Document]) -> BM25Retriever:
     """BM25 over each chunk's header and text; its hits are the chunks themselves.
 
-    The header is :func:`~chains.chunk_context.embedded_text`'s, as the embedding's.
+    The text is :func:`~chains.chunk_context.embedded_text`'s, as the embedding's. A
+    header repeats its document's title and summary in every chunk, so on a small
+    collection a word of them can sit in exactly half the chunks, where BM25's IDF is 0
+    and a code in a document's summary would score nothing: such a word gets the floor
+    ``rank_bm25`` already gives a word in more than half of them.
     """
     bm25 = BM25Retriever.from_texts(
         [embedded_text(doc) for doc in docs], preprocess_func=keyword_terms
     )
+    vectorizer = bm25.vectorizer
+    floor = vectorizer.epsilon * vectorizer.average_idf
+    for word, idf in vectorizer.idf.items():
+        if idf <= 0:
+            vectorizer.idf[word] = floor
     bm25.docs = docs
     return bm25
 
