@@ -32,8 +32,9 @@ from chains.embeddings import build_embeddings
 from chains.grounding import GroundingCheck
 from chains.ingest import Ingestor
 from chains.isolated_parsing import IsolatedParser
+from chains.kb_retriever import KnowledgeBaseRetriever
 from chains.keyword import KeywordRetriever
-from chains.knowledge_bases import KnowledgeBase, KnowledgeBaseRetriever, KnowledgeBases
+from chains.knowledge_bases import KnowledgeBase, KnowledgeBases, SearchOptions
 from chains.llm import build_chat_model
 from chains.progressive import ProgressivePlan
 from chains.rag import build_answer_chain, build_rag_chain
@@ -138,9 +139,14 @@ def build_services(
         lock_for=functools.partial(
             collection_write_lock, directory=settings.data_dir, redis_url=settings.redis_url
         ),
-        top_k=settings.top_k,
-        min_score=settings.min_score,
-        timeout_s=settings.embeddings_timeout_s,
+        search=SearchOptions(
+            top_k=settings.top_k,
+            min_score=settings.min_score,
+            per_document=settings.sources_per_document,
+            title_weight=settings.title_weight,
+            timeout_s=settings.embeddings_timeout_s,
+        ),
+        chunk_context=settings.chunk_context,
         on_repair=_log_repair,
     )
     breaker = LlmBreaker(threshold=settings.breaker_threshold, reset_s=settings.breaker_reset_s)

@@ -17,10 +17,11 @@ from typing import Any
 
 from langchain_chroma import Chroma
 
+from chains.chunking import InputDocument
 from chains.events import MetadataValue
 from chains.versions import VERSION_KEY, doc_id_of, newest_versions, version_of
 
-CHUNK_KEYS = frozenset({"doc_id", "chunk_index", "start_index", VERSION_KEY})
+CHUNK_KEYS = frozenset({"doc_id", "chunk_index", "start_index", "context", VERSION_KEY})
 """Metadata ingestion writes on each chunk; the rest is the document's own."""
 
 
@@ -76,14 +77,7 @@ def list_documents(
         'faq-streaming'
 
     """
-    found = store.get(include=["metadatas", "documents"])
-    rows = list(zip(found["ids"], found["metadatas"] or [], found["documents"] or [], strict=True))
-    newest = newest_versions((chunk_id, metadata) for chunk_id, metadata, _ in rows)
-    grouped: dict[str, list[tuple[Mapping[str, Any], str]]] = {}
-    for chunk_id, metadata, text in rows:
-        doc_id = doc_id_of(chunk_id, metadata)
-        if version_of(metadata) == newest[doc_id]:
-            grouped.setdefault(doc_id, []).append((metadata, text or ""))
+    grouped = _current_chunks(store)
     needle = query.casefold()
     documents = [
         _info(doc_id, chunks)
@@ -92,6 +86,36 @@ def list_documents(
     ]
     start = (page - 1) * page_size
     return DocumentPage(len(documents), page, page_size, documents[start : start + page_size])
+
+
+def _current_chunks(store: Chroma) -> dict[str, list[tuple[Mapping[str, Any], str]]]:
+    """Each document's ``(metadata, text)`` chunks of its newest version, by document id."""
+    found = store.get(include=["metadatas", "documents"])
+    rows = list(zip(found["ids"], found["metadatas"] or [], found["documents"] or [], strict=True))
+    newest = newest_versions((chunk_id, metadata) for chunk_id, metadata, _ in rows)
+    grouped: dict[str, list[tuple[Mapping[str, Any], str]]] = {}
+    for chunk_id, metadata, text in rows:
+        doc_id = doc_id_of(chunk_id, metadata)
+        if version_of(metadata) == newest[doc_id]:
+            grouped.setdefault(doc_id, []).append((metadata, text or ""))
+    return grouped
+
+
+def stored_documents(store: Chroma) -> list[InputDocument]:
+    """Every indexed document as it was given: text rebuilt from its chunks, its metadata.
+
+    What ``streaming-rag ingest --reindex`` indexes again, so chunks written before
+    headers (:mod:`chains.chunk_context`) or with another chunk size are rebuilt without
+    the original files.
+    """
+    return [
+        InputDocument(
+            id=doc_id,
+            content=assemble_text([(text, metadata) for metadata, text in chunks]),
+            metadata={k: v for k, v in chunks[0][0].items() if k not in CHUNK_KEYS},
+        )
+        for doc_id, chunks in sorted(_current_chunks(store).items())
+    ]
 
 
 def count_documents(store: Chroma) -> int:

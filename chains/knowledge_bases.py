@@ -11,10 +11,6 @@ reported unknown, and one deleted and created again is opened afresh.
 Requests name a knowledge base with ``kb``; the empty name is the default one
 (``RAG_COLLECTION``), so clients that never send ``kb`` see no change. Names follow
 Chroma's own rules for collection names (:func:`valid_kb_name`).
-
-:class:`KnowledgeBaseRetriever` is how one RAG chain serves every knowledge base: it
-takes ``kb`` per call, as the searches take ``k`` and ``filter``, and runs that
-knowledge base's search in its own retriever run (so the sources are reported once).
 """
 
 from __future__ import annotations
@@ -23,22 +19,15 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import chromadb.errors
 from chromadb.api import ClientAPI
 from chromadb.api.segment import check_index_name
 from langchain_chroma import Chroma
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForRetrieverRun,
-    CallbackManagerForRetrieverRun,
-)
-from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables.config import run_in_executor
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from chains.errors import KnowledgeBaseConflictError, KnowledgeBaseNotFoundError
 from chains.ingest import Ingestor, repair_interrupted_replacements
@@ -102,6 +91,19 @@ class KnowledgeBase:
 
 
 @dataclass(frozen=True)
+class SearchOptions:
+    """How every knowledge base is searched: the ``RAG_*`` settings of its retrievers."""
+
+    top_k: int = 4
+    min_score: float = 0.0
+    per_document: int = 0
+    """Sources per document (:mod:`chains.diversity`); 0: no cap."""
+    title_weight: float = 0.0
+    """The document card's share of a hit's score (:mod:`chains.title_boost`)."""
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
 class KnowledgeBaseInfo:
     """What ``GET /kbs`` shows of one knowledge base."""
 
@@ -135,9 +137,8 @@ class KnowledgeBases:
         default: str,
         splitter: RecursiveCharacterTextSplitter,
         lock_for: Callable[[str], AbstractContextManager[object]],
-        top_k: int = 4,
-        min_score: float = 0.0,
-        timeout_s: float | None = None,
+        search: SearchOptions = SearchOptions(),
+        chunk_context: bool = True,
         on_repair: Callable[[str, dict[str, int]], None] | None = None,
     ) -> None:
         self.client = client
@@ -146,7 +147,7 @@ class KnowledgeBases:
         self.default = valid_kb_name(default)
         self.splitter = splitter
         self.lock_for = lock_for
-        self.top_k, self.min_score, self.timeout_s = top_k, min_score, timeout_s
+        self.search, self.chunk_context = search, chunk_context
         self.on_repair = on_repair
         self._open: dict[str, KnowledgeBase] = {}
         self._opening = threading.Lock()
@@ -239,58 +240,29 @@ class KnowledgeBases:
         with lock:  # another process may be mid-replacement, which is no crash
             if (repaired := repair_interrupted_replacements(store)) and self.on_repair:
                 self.on_repair(name, repaired)
-        vector = ScoredRetriever(vectorstore=store, k=self.top_k, timeout_s=self.timeout_s)
-        keyword = KeywordRetriever(vectorstore=store, k=self.top_k)
+        options = self.search
+        vector = ScoredRetriever(
+            vectorstore=store,
+            k=options.top_k,
+            timeout_s=options.timeout_s,
+            title_weight=options.title_weight,
+        )
+        keyword = KeywordRetriever(vectorstore=store, k=options.top_k)
         return KnowledgeBase(
             name=name,
             store=store,
             vector=vector,
             keyword=keyword,
-            widening=WideningRetriever(vector=vector, keyword=keyword, min_score=self.min_score),
-            hybrid=HybridRetriever(name="hybrid", vector=vector, keyword=keyword),
-            ingestor=Ingestor(store, self.splitter, lock=lock),
+            widening=WideningRetriever(
+                vector=vector,
+                keyword=keyword,
+                min_score=options.min_score,
+                per_document=options.per_document,
+            ),
+            hybrid=HybridRetriever(
+                name="hybrid", vector=vector, keyword=keyword, per_document=options.per_document
+            ),
+            ingestor=Ingestor(store, self.splitter, lock=lock, chunk_context=self.chunk_context),
             lock=lock,
             collection_id=str(store._collection.id),
         )
-
-
-class KnowledgeBaseRetriever(BaseRetriever):
-    """One kind of search, over the knowledge base each call names with ``kb``.
-
-    Example:
-        >>> retriever = KnowledgeBaseRetriever(bases=kbs, search="widening")
-        >>> await retriever.ainvoke("What is SSE?", k=4, kb="handbook")
-
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    bases: KnowledgeBases
-    search: Literal["widening", "hybrid"]
-
-    def _pick(self, kb: str | None) -> BaseRetriever:
-        retriever: BaseRetriever = getattr(self.bases.get(kb or ""), self.search)
-        return retriever
-
-    # The chosen search runs inside this retriever's run, with its run manager, so the
-    # callback handler sees one retrieval and reports its sources once.
-    def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        kb: str | None = None,
-        **options: Any,
-    ) -> list[Document]:
-        return self._pick(kb)._get_relevant_documents(query, run_manager=run_manager, **options)
-
-    async def _aget_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: AsyncCallbackManagerForRetrieverRun,
-        kb: str | None = None,
-        **options: Any,
-    ) -> list[Document]:
-        retriever = await run_in_executor(None, self._pick, kb)  # asks Chroma: no loop stall
-        return await retriever._aget_relevant_documents(query, run_manager=run_manager, **options)

@@ -45,9 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     chroma.set_defaults(func=cmd_chroma)
     commands.add_parser("llm", help="run only the local model server").set_defaults(func=cmd_llm)
     ingest = commands.add_parser("ingest", help="index .txt, .md, .html and .pdf files")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file or a directory")
+    ingest.add_argument("paths", nargs="*", metavar="PATH", help="a file or a directory")
     ingest.add_argument(
         "--watch", action="store_true", help="then re-index changes and drop deleted files"
+    )
+    ingest.add_argument(
+        "--reindex",
+        action="store_true",
+        help="index every stored document again from its chunks (after changing "
+        "RAG_CHUNK_CONTEXT or RAG_CHUNK_SIZE), no files needed",
     )
     add_kb_option(ingest)
     ingest.set_defaults(func=cmd_ingest)

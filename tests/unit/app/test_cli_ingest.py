@@ -5,14 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chromadb.api.shared_system_client import SharedSystemClient
+
 from chains.loaders import file_doc_id
 from chains.store import build_chroma_client
 
 CLI = str(Path(sys.executable).with_name("streaming-rag"))
 
 
-def ingest(*args: str, chroma: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAG_CHROMA_PATH": str(chroma), "COLUMNS": "200"}
+def ingest(*args: str, chroma: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAG_CHROMA_PATH": str(chroma), "COLUMNS": "200", **settings}
     return subprocess.run(
         [CLI, "ingest", *args], env=env, capture_output=True, text=True, timeout=120
     )
@@ -69,3 +71,38 @@ def test_an_explicitly_named_unsupported_or_missing_file_fails(tmp_path):
 def test_watch_refuses_a_path_that_does_not_exist(tmp_path):
     run = ingest("--watch", str(tmp_path / "nowhere"), chroma=tmp_path / "chroma")
     assert run.returncode == 2 and "cannot watch what does not exist" in run.stderr
+
+
+def test_reindex_rebuilds_stored_documents_with_headers_without_their_files(tmp_path):
+    guide = tmp_path / "herons.md"
+    guide.write_text(
+        "# Herons\n\nHerons are long-legged wading birds.\n\n"
+        "## Feeding\n\n" + "They stand still in shallow water and strike at fish. " * 30
+    )
+    chroma = tmp_path / "chroma"
+    assert ingest(str(guide), chroma=chroma, RAG_CHUNK_CONTEXT="false").returncode == 0
+    store = build_chroma_client(path=chroma).get_collection("streaming_rag")
+    before = store.get(include=["documents", "metadatas", "embeddings"])
+    assert not any("context" in m for m in before["metadatas"])
+    guide.unlink()  # re-indexing reads the store, not the files
+
+    run = ingest("--reindex", chroma=chroma)
+
+    assert run.returncode == 0, run.stderr
+    assert "re-indexed 1 of 1 documents" in run.stderr
+    SharedSystemClient.clear_system_cache()  # this process cached the vectors read before
+    store = build_chroma_client(path=chroma).get_collection("streaming_rag")
+    after = store.get(include=["documents", "metadatas", "embeddings"])
+    assert after["ids"] == before["ids"] and after["documents"] == before["documents"]
+    assert after["metadatas"][-1]["context"].startswith("Herons > Feeding\n")
+    assert all(m["source"] == str(guide) for m in after["metadatas"])
+    moved = [float(a @ b) for a, b in zip(before["embeddings"], after["embeddings"], strict=True)]
+    assert all(similarity < 0.9999 for similarity in moved), moved  # embedded with the header
+
+
+def test_ingest_needs_paths_or_reindex_but_not_both(tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Gannets dive from thirty metres.")
+    for args in ((), ("--reindex", str(note))):
+        run = ingest(*args, chroma=tmp_path / "chroma")
+        assert run.returncode == 2 and "or --reindex" in run.stderr
