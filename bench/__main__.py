@@ -22,6 +22,7 @@ from bench import (
     citations,
     concurrency,
     conversation,
+    document_retrieval,
     engine,
     grounding,
     hostile_content,
@@ -170,6 +171,9 @@ async def main(work: Path) -> list[Section]:
 
         log("21. the MCP door: search and ask latency against /rag/sse")
         sections.append(mcp.section(await mcp.run(work, logs)))
+
+        log("22. finding the right document: headers, title boost, diversity, hybrid")
+        sections.append(document_retrieval.section(await document_retrieval.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

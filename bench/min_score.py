@@ -22,6 +22,7 @@ from langchain_core.embeddings import Embeddings
 from bench.harness import fmt
 from chains.keyword import KeywordRetriever
 from chains.retriever import ScoredRetriever
+from chains.title_boost import MEASURED_TITLE_WEIGHT
 from chains.widening import WideningRetriever
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
@@ -73,13 +74,15 @@ def thresholds(
     return {"best": best, "declined": declined, "near": len(near)}
 
 
-async def sample_kb(embeddings: Embeddings, path: Path) -> dict[str, Any]:
+async def sample_kb(
+    embeddings: Embeddings, path: Path, title_weight: float = MEASURED_TITLE_WEIGHT
+) -> dict[str, Any]:
     """The calibration on the sample knowledge base: the quality questions plus NEAR_ABSENT."""
     from bench.quality import QUESTIONS, knowledge_base
 
     store = (await knowledge_base(embeddings, path)).vectorstore
     vector, keyword = (
-        ScoredRetriever(vectorstore=store, k=4),
+        ScoredRetriever(vectorstore=store, k=4, title_weight=title_weight),
         KeywordRetriever(vectorstore=store, k=4),
     )
     answerable = [q for q, expected in QUESTIONS if expected is not None]
