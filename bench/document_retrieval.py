@@ -81,7 +81,7 @@ async def index(
 def searches(store: Any, title_weight: float) -> dict[str, Callable[[str, int], list[Document]]]:
     """Each search, asked for ``n`` ranked candidates."""
     vector = ScoredRetriever(vectorstore=store, k=10, title_weight=title_weight)
-    vector._search("warm up", 1, None)  # embed the document cards before any search is timed
+    vector.warm()  # embed the document cards before any search is timed
     keyword = KeywordRetriever(vectorstore=store, k=10)
     keyword._current()  # build the BM25 index before any search is timed
     shipped = HybridRetriever(vector=vector, keyword=keyword)

@@ -57,6 +57,7 @@ def thresholds(
     ``near`` names the absent questions counted apart, as well (those on the corpus's
     own topics).
     """
+    vector.warm()  # the document cards, before the first score is read
     best = {
         "answerable": [vector._search(q, 1, None)[0].metadata["score"] for q in answerable],
         "absent": [vector._search(q, 1, None)[0].metadata["score"] for q in absent],

@@ -248,6 +248,7 @@ class KnowledgeBases:
             title_weight=options.title_weight,
         )
         keyword = KeywordRetriever(vectorstore=store, k=options.top_k)
+        vector.warm(wait=False)
         return KnowledgeBase(
             name=name,
             store=store,

@@ -85,8 +85,22 @@ class ScoredRetriever(BaseRetriever):
         ]
         if not self.title_weight:
             return found
-        self._cards = self._cards or DocumentCards(self.vectorstore)
-        return boosted(found, self._cards.similarity(vector), self.title_weight)
+        return boosted(found, self._document_cards().similarity(vector), self.title_weight)
+
+    def warm(self, *, wait: bool = True) -> None:
+        """Read and embed the document cards (:mod:`chains.title_boost`) before a search.
+
+        ``wait=False`` does it in a thread, as a knowledge base does when it opens.
+        """
+        if self.title_weight and wait:
+            self._document_cards().refresh()
+        elif self.title_weight:
+            self._document_cards().refresh_in_background()
+
+    def _document_cards(self) -> DocumentCards:
+        if self._cards is None:
+            self._cards = DocumentCards(self.vectorstore)
+        return self._cards
 
     # LangChain passes per-call ``k`` and ``filter`` to these hooks as keyword options.
     def _get_relevant_documents(

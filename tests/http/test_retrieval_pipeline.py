@@ -100,6 +100,7 @@ async def test_one_long_document_gives_its_place_to_others_and_its_neighbours_me
         build_chroma_client(path=settings.chroma_path), settings.collection, embeddings
     )
     ranked = ScoredRetriever(vectorstore=store, title_weight=settings.title_weight)
+    ranked.warm()
     uncapped = [hit.metadata for hit in ranked.invoke(QUESTION["question"], k=4)]
 
     assert sum(m["doc_id"] == "manual" for m in uncapped) > 2, "ranked alone, it fills them"
