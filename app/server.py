@@ -59,6 +59,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.parser.start)
+        # The default knowledge base's document cards, so its first question pays no scan.
+        await asyncio.to_thread(services.retriever.warm)
         async with mcp.mcp_sessions(app, services):
             yield
         await services.close()

@@ -248,7 +248,6 @@ class KnowledgeBases:
             title_weight=options.title_weight,
         )
         keyword = KeywordRetriever(vectorstore=store, k=options.top_k)
-        vector.warm(wait=False)
         return KnowledgeBase(
             name=name,
             store=store,

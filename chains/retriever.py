@@ -87,15 +87,10 @@ class ScoredRetriever(BaseRetriever):
             return found
         return boosted(found, self._document_cards().similarity(vector), self.title_weight)
 
-    def warm(self, *, wait: bool = True) -> None:
-        """Read and embed the document cards (:mod:`chains.title_boost`) before a search.
-
-        ``wait=False`` does it in a thread, as a knowledge base does when it opens.
-        """
-        if self.title_weight and wait:
+    def warm(self) -> None:
+        """Read and embed the document cards (:mod:`chains.title_boost`) before a search."""
+        if self.title_weight:
             self._document_cards().refresh()
-        elif self.title_weight:
-            self._document_cards().refresh_in_background()
 
     def _document_cards(self) -> DocumentCards:
         if self._cards is None:

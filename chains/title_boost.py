@@ -7,16 +7,15 @@ still wins. Onyx embeds titles apart and blends the two scores; so do we: each
 document's **card**, its title and summary line, is embedded once, and a hit's score is
 ``(1 - w) * chunk similarity + w * card similarity``, ``w`` being ``RAG_TITLE_WEIGHT``.
 
-The cards are read from the chunks' ``context`` metadata when the knowledge base opens
-and again, in a thread, after the collection changed (its ``changed_at`` stamp, as the
-keyword index reads it), and a card already embedded is not embedded again. A
+The cards are read from the chunks' ``context`` metadata at the first search after the
+collection changed (its ``changed_at`` stamp, as the keyword index reads it), and a
+card already embedded is not embedded again. A
 collection indexed without headers has no cards, and its scores stay the chunks' own
 (``streaming-rag ingest --reindex`` adds them).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
@@ -29,8 +28,6 @@ from chains.events import cite_key
 from chains.store import changed_at
 from chains.versions import doc_id_of
 
-_log = logging.getLogger(__name__)
-
 MEASURED_TITLE_WEIGHT = 0.2
 """On 56 questions about Debian's git documentation, blending the card in at 0.2 put the
 answering page among the four sources for 79% of them against 66% without (0.35: 73%,
@@ -39,12 +36,12 @@ bench section 22)."""
 
 
 class DocumentCards:
-    """Each document's card vector, kept in step with the collection off the search path.
+    """Each document's card vector, kept in step with the collection.
 
-    A search reads the cards as they are; when the collection changed since, it starts
-    one refresh in a thread (a metadata scan, ~150 ms at 4,000 chunks, plus embedding
-    the new cards only), so no question waits for it. A document whose card is not
-    embedded yet is scored by its chunk alone until it is.
+    The first search after the collection changed reads the cards again (a metadata
+    scan, ~150 ms at 4,000 chunks) and embeds only the new ones; the first search of a
+    process embeds them all. Done in the search itself, with no thread: a thread still
+    reading Chroma as a process exits aborts it.
     """
 
     def __init__(self, store: Chroma) -> None:
@@ -52,21 +49,20 @@ class DocumentCards:
         self._stamp: int | None = None
         self._cards: tuple[dict[str, int], np.ndarray] = ({}, np.empty((0, 0), np.float32))
         self._embedded: dict[str, np.ndarray] = {}
-        self._refreshing = threading.Lock()
+        self._lock = threading.Lock()
 
     def similarity(self, query: Sequence[float]) -> dict[str, float]:
         """Each document's card's cosine similarity to the (unit) ``query`` vector."""
+        self.refresh()
         docs, vectors = self._cards
-        if changed_at(self.store) != self._stamp:
-            self.refresh_in_background()
         if not docs:
             return {}
         scores = vectors @ np.asarray(query, dtype=np.float32)
         return {doc_id: float(scores[row]) for doc_id, row in docs.items()}
 
     def refresh(self) -> None:
-        """Read the cards of the collection as it is now; embed the new ones."""
-        with self._refreshing:
+        """Read the cards of the collection as it is now, if it changed; embed the new ones."""
+        with self._lock:
             stamp = changed_at(self.store)
             if stamp == self._stamp:
                 return
@@ -87,23 +83,12 @@ class DocumentCards:
             )
             self._stamp = stamp
 
-    def refresh_in_background(self) -> None:
-        """:meth:`refresh` in a thread, unless one is running; a failure is only logged."""
-        if not self._refreshing.locked():
-            threading.Thread(target=self._refresh_logged, name="title-cards", daemon=True).start()
-
-    def _refresh_logged(self) -> None:
-        try:
-            self.refresh()
-        except Exception:  # the cards stay as they were; the next search tries again
-            _log.warning("title boost: the document cards could not be refreshed", exc_info=True)
-
 
 def boosted(hits: list[Document], cards: dict[str, float], weight: float) -> list[Document]:
     """``hits`` re-scored with their document's card similarity, best first, re-cited.
 
-    With no cards at all (a collection indexed before headers, or not read yet) the hits
-    stay as they are; a hit whose document has no card yet keeps its own score.
+    With no cards at all (a collection indexed before headers) the hits stay as they
+    are; a hit whose document has no card (indexed without a header) keeps its own score.
     """
     if not cards:
         return hits
