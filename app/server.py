@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,6 +40,8 @@ from app.settings import Settings
 
 __all__ = ["create_app"]
 
+_log = logging.getLogger(__name__)
+
 
 def create_app(
     settings: Settings | None = None, *, embeddings: Embeddings | None = None
@@ -59,8 +62,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.parser.start)
-        # The default knowledge base's document cards, so its first question pays no scan.
-        await asyncio.to_thread(services.retriever.warm)
+        # The default knowledge base's document cards, so its first question pays no scan;
+        # a store that cannot be read now is the first question's error to report, not ours.
+        try:
+            await asyncio.to_thread(services.retriever.warm)
+        except Exception:
+            _log.warning("the title boost's document cards could not be read", exc_info=True)
         async with mcp.mcp_sessions(app, services):
             yield
         await services.close()
