@@ -49,6 +49,19 @@ SHORT = {
 QUESTION = {"question": "Which herons wade in shallow marsh water?", "k": 4}
 
 
+HERON_DOCS = [
+    {"id": "manual", "content": MANUAL},
+    *({"id": doc_id, "content": text} for doc_id, text in SHORT.items()),
+]
+
+
+def manual_app(settings, embeddings, scripted_llm):
+    """An app on the scripted model whose 400-character chunks split the manual finely."""
+    return scripted_app(
+        settings.model_copy(update={"chunk_size": 400}), embeddings, scripted_llm.base_url
+    )
+
+
 async def index(url: str, docs: list[dict[str, object]]) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         response = await client.post("/index", json={"documents": docs})
@@ -87,13 +100,8 @@ async def test_a_chunk_is_stored_with_the_vector_of_its_header_and_shown_without
 async def test_one_long_document_gives_its_place_to_others_and_its_neighbours_merge(
     serve, settings, embeddings, scripted_llm
 ):
-    docs = [{"id": "manual", "content": MANUAL}]
-    docs += [{"id": doc_id, "content": text} for doc_id, text in SHORT.items()]
-    app = scripted_app(
-        settings.model_copy(update={"chunk_size": 400}), embeddings, scripted_llm.base_url
-    )
-    with serve(app) as server:
-        await index(server.url, docs)
+    with serve(manual_app(settings, embeddings, scripted_llm)) as server:
+        await index(server.url, HERON_DOCS)
         scripted_llm.script = Script(tokens=["Herons wade."])
         capped = of_type(await read_events(server.url, json=QUESTION), "source")
     store = build_vector_store(
@@ -118,13 +126,8 @@ async def test_one_long_document_gives_its_place_to_others_and_its_neighbours_me
 async def test_a_merged_source_is_cited_and_grounded_on_the_text_it_shows(
     serve, settings, embeddings, scripted_llm
 ):
-    docs = [{"id": "manual", "content": MANUAL}]
-    docs += [{"id": doc_id, "content": text} for doc_id, text in SHORT.items()]
-    app = scripted_app(
-        settings.model_copy(update={"chunk_size": 400}), embeddings, scripted_llm.base_url
-    )
-    with serve(app) as server:
-        await index(server.url, docs)
+    with serve(manual_app(settings, embeddings, scripted_llm)) as server:
+        await index(server.url, HERON_DOCS)
         scripted_llm.script = Script(tokens=["Looking."])
         first = of_type(await read_events(server.url, json=QUESTION), "source")
         merged = next(s for s in first if s["metadata"].get("chunk_count", 1) > 1)
