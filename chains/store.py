@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import chromadb
+import httpx
 from chromadb.api import ClientAPI
+from chromadb.api.client import Client
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaClientSettings
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
@@ -30,8 +33,10 @@ MODEL_KEY, DIMS_KEY, CHANGED_KEY = "embedding_model", "embedding_dims", "changed
 
 def build_chroma_client(
     *, path: Path | None = None, host: str | None = None, port: int | None = None
-) -> ClientAPI:
+) -> Client:
     """Open the embedded store at ``path``, or connect to the server at ``host:port``.
+
+    The client is Chroma's own, which counts its users: ``close()`` releases this one.
 
     Raises:
         StoreUnavailableError: nothing answers at ``host:port``.
@@ -45,7 +50,7 @@ def build_chroma_client(
         if port is None:
             raise ValueError(f"a Chroma server needs a port as well as host={host!r}")
         try:
-            return chromadb.HttpClient(host=host, port=port, settings=settings)
+            return cast(Client, chromadb.HttpClient(host=host, port=port, settings=settings))
         except ValueError as exc:  # chromadb's word for "could not connect"
             raise StoreUnavailableError(
                 f"No Chroma server answers at {host}:{port} (RAG_CHROMA_HOST, "
@@ -54,7 +59,23 @@ def build_chroma_client(
     if path is None:
         raise ValueError("give either path (embedded Chroma) or host and port (Chroma server)")
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=settings)
+    return cast(Client, chromadb.PersistentClient(path=str(path), settings=settings))
+
+
+def close_chroma_client(client: Client) -> None:
+    """Release ``client``; when it was the last user of its system, close its connections.
+
+    Chroma shares one system (and, for a server, one ``httpx`` connection pool) between
+    the clients of one path or address, and stops it when the last is closed, but its HTTP
+    API does not close that pool when stopped: the sockets would be left to the garbage
+    collector. So the last user closes the pool here.
+    """
+    api = client._server
+    client.close()
+    if client._identifier not in SharedSystemClient._identifier_to_system:
+        session = getattr(api, "_session", None)
+        if isinstance(session, httpx.Client):
+            session.close()
 
 
 def build_vector_store(

@@ -251,6 +251,7 @@ def test_collection_indexed_with_one_embedding_model_refuses_another(
     local = kb_settings.model_copy(update=server_mode(chroma_server, "minilm-only"))
     services = create_app(local, embeddings=embeddings).state.services
     asyncio.run(_index(services.ingestor, {"id": "a", "content": "MiniLM wrote this vector."}))
+    asyncio.run(services.close())
 
     with pytest.raises(EmbeddingMismatchError) as refused:
         create_app(openai_embeddings(local, embedding_server))

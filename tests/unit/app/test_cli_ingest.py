@@ -5,10 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chromadb.api.shared_system_client import SharedSystemClient
-
 from chains.loaders import file_doc_id
-from chains.store import build_chroma_client
+from chains.store import build_chroma_client, close_chroma_client
 
 CLI = str(Path(sys.executable).with_name("streaming-rag"))
 
@@ -81,8 +79,11 @@ def test_reindex_rebuilds_stored_documents_with_headers_without_their_files(tmp_
     )
     chroma = tmp_path / "chroma"
     assert ingest(str(guide), chroma=chroma, RAG_CHUNK_CONTEXT="false").returncode == 0
-    store = build_chroma_client(path=chroma).get_collection("streaming_rag")
-    before = store.get(include=["documents", "metadatas", "embeddings"])
+    client = build_chroma_client(path=chroma)
+    before = client.get_collection("streaming_rag").get(
+        include=["documents", "metadatas", "embeddings"]
+    )
+    close_chroma_client(client)  # so the store is read again after the re-index
     assert not any("context" in m for m in before["metadatas"])
     guide.unlink()  # re-indexing reads the store, not the files
 
@@ -90,7 +91,6 @@ def test_reindex_rebuilds_stored_documents_with_headers_without_their_files(tmp_
 
     assert run.returncode == 0, run.stderr
     assert "re-indexed 1 of 1 documents" in run.stderr
-    SharedSystemClient.clear_system_cache()  # this process cached the vectors read before
     store = build_chroma_client(path=chroma).get_collection("streaming_rag")
     after = store.get(include=["documents", "metadatas", "embeddings"])
     assert after["ids"] == before["ids"] and after["documents"] == before["documents"]
