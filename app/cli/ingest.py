@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
-from rich.progress import Progress
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from app.cli._console import console
@@ -78,11 +78,12 @@ async def _ingest(paths: list[Path], kb: KnowledgeBase, read: Reader, *, watch: 
     results: list[FileResult] = []
     started = time.perf_counter()
     if files:
-        with Progress(console=console) as progress:
-            task = progress.add_task("indexing", total=len(files))
+        with _progress() as progress:
+            task = progress.add_task("indexing", total=len(files), rate="")
             async for result in index_files(kb.ingestor, files, read=read):
                 results.append(result)
-                progress.advance(task)
+                chunks = sum(r.num_chunks for r in results if r.status == "indexed")
+                progress.update(task, advance=1, rate=_rate(chunks, started))
         elapsed = time.perf_counter() - started
         console.print(_summary_table(results, collection_size(kb.store), elapsed))
     if watch:
@@ -100,8 +101,8 @@ async def _reindex(kb: KnowledgeBase) -> int:
     documents = await asyncio.to_thread(stored_documents, kb.store)
     chunks = failed = 0
     started = time.perf_counter()
-    with Progress(console=console) as progress:
-        task = progress.add_task("re-indexing", total=len(documents))
+    with _progress() as progress:
+        task = progress.add_task("re-indexing", total=len(documents), rate="")
         async for event in kb.ingestor.run(documents):
             if isinstance(event, DocErrorEvent):
                 failed += 1
@@ -109,13 +110,24 @@ async def _reindex(kb: KnowledgeBase) -> int:
                 console.print(f"[red]failed[/red]  {escape(event.doc_id or '?')}: {event.error}")
             elif isinstance(event, DocStageEvent) and event.stage == "ready":
                 chunks += event.num_chunks_indexed or 0
-                progress.advance(task)
+                progress.update(task, advance=1, rate=_rate(chunks, started))
     elapsed = time.perf_counter() - started
     console.print(
         f"re-indexed {len(documents) - failed} of {len(documents)} documents of {kb.name}: "
         f"{chunks} chunks in {elapsed:.1f} s ({chunks / max(elapsed, 1e-9):.0f} chunks/s)"
     )
     return 1 if failed else 0
+
+
+def _progress() -> Progress:
+    """Rich's default bar, plus the chunks per second indexed so far."""
+    return Progress(
+        *Progress.get_default_columns(), TextColumn("{task.fields[rate]}"), console=console
+    )
+
+
+def _rate(chunks: int, started: float) -> str:
+    return f"{chunks / max(time.perf_counter() - started, 1e-9):.1f} chunks/s"
 
 
 def _summary_table(results: list[FileResult], size: int, elapsed_s: float) -> Table:
