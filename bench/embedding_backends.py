@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from app.engines.local_llm import LocalModelServer
+from app.engines.llama_server import LocalModelServer
 from langchain_core.embeddings import Embeddings
 
 from app.engines.model_file import local_model_file
