@@ -36,13 +36,28 @@ BATCH_SIZE = 32
 def load_onnx_embeddings(
     weights: Path, cache: Path, *, threads: int | None = None
 ) -> OnnxEmbeddings:
-    """Open the cached export of ``weights``; one that ONNX Runtime cannot read is rebuilt."""
+    """Open the cached export of ``weights``; one that ONNX Runtime cannot read is rebuilt.
+
+    Raises:
+        EmbeddingCacheError: the export cannot be written under ``cache``.
+
+    """
     try:
-        model = exported_model(weights, cache)
-        return OnnxEmbeddings(model, weights, threads=threads)
-    except (ort_errors.Fail, ort_errors.InvalidProtobuf, ort_errors.InvalidGraph):
-        model = exported_model(weights, cache, rebuild=True)
-        return OnnxEmbeddings(model, weights, threads=threads)
+        try:
+            model = exported_model(weights, cache)
+            return OnnxEmbeddings(model, weights, threads=threads)
+        except (ort_errors.Fail, ort_errors.InvalidProtobuf, ort_errors.InvalidGraph):
+            model = exported_model(weights, cache, rebuild=True)
+            return OnnxEmbeddings(model, weights, threads=threads)
+    except OSError as exc:
+        raise EmbeddingCacheError(
+            f"The embedding model's ONNX export cannot be written under {cache} ({exc}); "
+            "set RAG_EMBEDDINGS_CACHE to a writable directory, or RAG_EMBEDDINGS_BACKEND=torch."
+        ) from exc
+
+
+class EmbeddingCacheError(RuntimeError):
+    """The ONNX export is missing and cannot be built where the settings say."""
 
 
 def exported_model(weights: Path, cache: Path, *, rebuild: bool = False) -> Path:

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from chains.embeddings import build_embeddings, local_model_path
-from chains.onnx_embeddings import OnnxEmbeddings, exported_model, load_onnx_embeddings
+from chains.onnx_embeddings import (
+    EmbeddingCacheError,
+    OnnxEmbeddings,
+    exported_model,
+    load_onnx_embeddings,
+)
 
 TEXTS = [
     "hi",
@@ -49,3 +54,10 @@ def test_export_is_reused_until_it_is_stale_or_unreadable(tmp_path):
     rebuilt = model.stat().st_mtime_ns
     assert exported_model(weights, tmp_path) == model
     assert model.stat().st_mtime_ns != rebuilt  # an export from another format is redone
+
+
+def test_an_unwritable_cache_is_an_error_that_names_the_setting(tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache should be")
+    with pytest.raises(EmbeddingCacheError, match="RAG_EMBEDDINGS_CACHE"):
+        load_onnx_embeddings(local_model_path(), blocked)
