@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from app.engines.llama_server import LocalModelServer
 from langchain_core.embeddings import Embeddings
 
+from app.engines.llama_server import LocalModelServer
 from app.engines.model_file import local_model_file
 from bench.corpus import copy_collection
 from bench.harness import fmt, free_port, run_alone, summary, verdict
