@@ -65,16 +65,19 @@ def build_chroma_client(
 def close_chroma_client(client: Client) -> None:
     """Release ``client``; when it was the last user of its system, close its connections.
 
-    Chroma shares one system (and, for a server, one ``httpx`` connection pool) between
-    the clients of one path or address, and stops it when the last is closed, but its HTTP
-    API does not close that pool when stopped: the sockets would be left to the garbage
-    collector. So the last user closes the pool here.
+    Chroma shares one system between the clients of one path, and gives each client of a
+    server (and the admin client inside it) a system with its own ``httpx`` connection
+    pool; it stops a system when its last user closes, but its HTTP API does not close
+    that pool: the sockets would be left to the garbage collector. So they are closed here.
     """
-    api = client._server
+    users = [client, getattr(client, "_admin_client", None)]  # each has its own system
+    apis = [(user._identifier, user._server) for user in users if user is not None]
     client.close()
-    if client._identifier not in SharedSystemClient._identifier_to_system:
+    for identifier, api in apis:
         session = getattr(api, "_session", None)
-        if isinstance(session, httpx.Client):
+        if identifier not in SharedSystemClient._identifier_to_system and isinstance(
+            session, httpx.Client
+        ):
             session.close()
 
 
