@@ -36,7 +36,7 @@ def build_chroma_client(
 ) -> Client:
     """Open the embedded store at ``path``, or connect to the server at ``host:port``.
 
-    The client is Chroma's own, which counts its users: ``close()`` releases this one.
+    Release it with :func:`close_chroma_client`, which also closes a server client's sockets.
 
     Raises:
         StoreUnavailableError: nothing answers at ``host:port``.

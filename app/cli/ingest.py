@@ -78,11 +78,12 @@ async def _ingest(paths: list[Path], kb: KnowledgeBase, read: Reader, *, watch: 
     results: list[FileResult] = []
     started = time.perf_counter()
     if files:
+        chunks = 0
         with _progress() as progress:
             task = progress.add_task("indexing", total=len(files), rate="")
             async for result in index_files(kb.ingestor, files, read=read):
                 results.append(result)
-                chunks = sum(r.num_chunks for r in results if r.status == "indexed")
+                chunks += result.num_chunks if result.status == "indexed" else 0
                 progress.update(task, advance=1, rate=_rate(chunks, started))
         elapsed = time.perf_counter() - started
         console.print(_summary_table(results, collection_size(kb.store), elapsed))
