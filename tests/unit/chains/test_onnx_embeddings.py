@@ -3,6 +3,7 @@ import pytest
 
 from chains.embeddings import build_embeddings, local_model_path
 from chains.onnx_embeddings import (
+    EXPORT_FORMAT,
     EmbeddingCacheError,
     OnnxEmbeddings,
     exported_model,
@@ -50,7 +51,8 @@ def test_export_is_reused_until_it_is_stale_or_unreadable(tmp_path):
     assert len(vector) == 384 and model.stat().st_size > 50_000_000
 
     marker = model.with_name("source.json")
-    marker.write_text(marker.read_text().replace('"format": 1', '"format": 0'))
+    older = f'"format": {EXPORT_FORMAT - 1}'  # an export an earlier release built
+    marker.write_text(marker.read_text().replace(f'"format": {EXPORT_FORMAT}', older))
     rebuilt = model.stat().st_mtime_ns
     assert exported_model(weights, tmp_path) == model
     assert model.stat().st_mtime_ns != rebuilt  # an export from another format is redone
