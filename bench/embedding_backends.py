@@ -1,6 +1,7 @@
 """Section 23: the bundled embedding model through PyTorch and through ONNX Runtime.
 
-Each measurement alternates the backends question by question (A B A B), alone and while
+Ingestion, a whole corpus and ONNX int8 are :mod:`bench.embedding_ingestion`. Each
+measurement of a question alternates the backends question by question (A B A B), alone and while
 the local engine generates for 4 users on the same two cores. The raw models are timed
 (the question memory of :mod:`chains.query_batching` would make a repeated question free);
 its batching is measured apart, 4 questions at once. Run alone with
@@ -24,22 +25,18 @@ from langchain_core.embeddings import Embeddings
 from app.engines.llama_server import LocalModelServer
 from app.engines.model_file import local_model_file
 from bench.corpus import copy_collection
+from bench.embedding_ingestion import INT8, chunk_rates, ingestion_lines, whole_corpus
 from bench.harness import fmt, free_port, run_alone, summary, verdict
 from bench.python_docs import api_questions, documents
 from bench.python_docs_questions import QUESTIONS
 from bench.report import Section, machine
 from bench.retrieval import COLLECTION, _rates, build
-from chains.chunk_context import embedded_text
-from chains.chunking import build_splitter, chunk_document
 from chains.embeddings import build_embeddings
-from chains.ingest import Ingestor
 from chains.query_batching import BatchedQueryEmbeddings
 from chains.retriever import ScoredRetriever
 from chains.store import build_chroma_client, build_vector_store
 from chains.title_boost import MEASURED_TITLE_WEIGHT
 
-INGEST_CHAPTERS = 12
-"""Python-docs chapters indexed per backend and round (about 300 chunks of 800 characters)."""
 USERS = 4
 
 
@@ -124,31 +121,6 @@ def _batched_times(model: Embeddings, questions: list[str]) -> dict[str, list[fl
     return out
 
 
-async def _ingestion(models: dict[str, Embeddings], work: Path) -> dict[str, Any]:
-    """Chunks per second: the model embedding the chunks in one call, and a whole ingest."""
-    chapters = documents()[:INGEST_CHAPTERS]
-    splitter = build_splitter()
-    texts = [embedded_text(c) for doc in chapters for c in chunk_document(doc, splitter)]
-    rates: dict[str, dict[str, list[float]]] = {}
-    for round_ in range(2):
-        for name in list(models)[:2] if round_ == 0 else list(models)[1::-1]:
-            model = models[name]
-            started = time.perf_counter()
-            model.embed_documents(texts)
-            raw = len(texts) / (time.perf_counter() - started)
-            store = build_vector_store(
-                build_chroma_client(path=work / f"ingest-{round_}-{name[:4]}"), "bench", model
-            )
-            started = time.perf_counter()
-            events = [event async for event in Ingestor(store, splitter).run(chapters)]
-            assert events[-1].type == "pipeline_done" and events[-1].failed == 0
-            rate = len(texts) / (time.perf_counter() - started)
-            rates.setdefault(name, {"model": [], "ingest": []})
-            rates[name]["model"].append(raw)
-            rates[name]["ingest"].append(rate)
-    return {"chunks": len(texts), "rates": rates}
-
-
 def _recall(models: dict[str, Embeddings], path: Path, sets: dict[str, list[Any]]) -> dict:
     """Recall by document on one index (built by ONNX), each backend embedding the questions."""
     client = build_chroma_client(path=path)
@@ -189,7 +161,8 @@ async def run(work: Path, logs: Path) -> dict[str, Any]:
     sets = {"plain words": QUESTIONS, "API": api_questions(chapters)}
     questions = [q.text for qs in sets.values() for q in qs]
     measured: dict[str, Any] = {"cpu": _cpu()}
-    measured["ingestion"] = await _ingestion(models, work)
+    measured["ingestion"] = await chunk_rates(models, work)
+    measured["whole corpus"] = await whole_corpus(models, work)
     index = await build(models["ONNX (shipped)"], work / "python-docs", chapters)
     measured["corpus"] = {"chunks": index["chunks"], "seconds": index["seconds"]}
     measured["recall"] = _recall(models, work / "python-docs", sets)
@@ -264,19 +237,7 @@ def section(r: dict[str, Any]) -> Section:
             f"| {label} | {fmt(statistics.median(b['one by one']))} | "
             f"{fmt(statistics.median(b['gathered']))} |"
         )
-    lines += [
-        "",
-        f"**Ingestion**, {r['ingestion']['chunks']} chunks of 800 characters with headers, "
-        "two rounds alternating the backends: the model embedding them in one call, and "
-        "`Ingestor.run` (split, embed per document, write to Chroma)",
-        "",
-        "| backend | model chunks/s | ingest chunks/s | ingest / model |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for name, rates in r["ingestion"]["rates"].items():
-        model, whole = statistics.fmean(rates["model"]), statistics.fmean(rates["ingest"])
-        spread = " / ".join(f"{x:.1f}" for x in rates["ingest"])
-        lines.append(f"| {name} | {model:.1f} | {whole:.1f} ({spread}) | {whole / model:.2f} |")
+    lines += ["", *ingestion_lines(r["ingestion"], r["whole corpus"], (torch, onnx, INT8))]
     lines += [
         "",
         f"**Retrieval**: one index of the Python docs ({r['corpus']['chunks']:,} chunks, "
