@@ -3,11 +3,14 @@ import pytest
 
 from chains.embeddings import build_embeddings, local_model_path
 from chains.onnx_embeddings import (
+    BATCH_LIMIT,
+    BATCH_TOKENS,
     EXPORT_FORMAT,
     EmbeddingCacheError,
     OnnxEmbeddings,
     exported_model,
     load_onnx_embeddings,
+    token_batches,
 )
 
 TEXTS = [
@@ -37,6 +40,15 @@ def test_a_batch_comes_back_in_the_order_it_was_given(embeddings):
     one_by_one = [embeddings.embed_query(text) for text in reversed(TEXTS)]
     together = embeddings.embed_documents(list(reversed(TEXTS)))  # sorted by length inside
     assert np.allclose(together, one_by_one, atol=1e-5)
+
+
+def test_texts_share_a_run_by_token_count_while_their_padding_fits():
+    lengths = [200, 12, 250, 15, 10, 190]  # two chunks, three questions, one long chunk
+    batches = token_batches(lengths)
+    assert batches == [[4, 1, 3], [5, 0], [2]]  # shortest first; 3 x 250 tokens would not fit
+    assert all(len(b) * max(lengths[i] for i in b) <= BATCH_TOKENS for b in batches)
+    many = token_batches([5] * (BATCH_LIMIT + 8))
+    assert [len(b) for b in many] == [BATCH_LIMIT, 8]
 
 
 def test_export_is_reused_until_it_is_stale_or_unreadable(tmp_path):
