@@ -74,10 +74,13 @@ def _engine_busy(work: Path) -> Iterator[None]:
         }
         with httpx.Client(base_url=server.base_url, timeout=120) as client:
             while not stop.is_set():
-                with client.stream("POST", "/chat/completions", json=body) as response:
-                    for _ in response.iter_lines():
-                        if stop.is_set():
-                            break
+                try:
+                    with client.stream("POST", "/chat/completions", json=body) as response:
+                        for _ in response.iter_lines():
+                            if stop.is_set():
+                                break
+                except httpx.RemoteProtocolError:  # a kept-alive connection closed as reused
+                    continue  # ask again: a user that died would lighten the load unseen
 
     with server, ThreadPoolExecutor(USERS) as pool:
         futures = [pool.submit(user) for _ in range(USERS)]
