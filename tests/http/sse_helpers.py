@@ -126,6 +126,7 @@ class ConnectionCutter:
     def __init__(self, target_port, *, tokens=5):
         self.target_port, self.tokens = target_port, tokens
         self.cuts = 0
+        self.opened = []  # every socket it made, so close() leaves none to the collector
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -136,7 +137,13 @@ class ConnectionCutter:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.opened.append(client)
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the app is gone: refuse this connection as it would
+                _close(client)
+                continue
+            self.opened.append(upstream)
             state = {"answer": False, "seen": b""}
             pumps = [(self._requests, client, upstream), (self._responses, upstream, client)]
             for pump, source, sink in pumps:
@@ -161,7 +168,9 @@ class ConnectionCutter:
         _close(client, upstream)
 
     def close(self):
+        """Stop listening and close every connection, kept-alive ones included."""
         self.listener.close()
+        _close(*self.opened)
 
 
 def _recv(sock):
