@@ -1,7 +1,7 @@
 """Section 23: the bundled embedding model through PyTorch and through ONNX Runtime.
 
-Ingestion, a whole corpus and ONNX int8 are :mod:`bench.embedding_ingestion`. Each
-measurement of a question alternates the backends question by question (A B A B), alone and while
+Ingestion, a whole corpus and ONNX int8 are :mod:`bench.embedding_ingestion`. The
+question timings alternate the backends question by question (A B A B), alone and while
 the local engine generates for 4 users on the same two cores. The raw models are timed
 (the question memory of :mod:`chains.query_batching` would make a repeated question free);
 its batching is measured apart, 4 questions at once. Run alone with
